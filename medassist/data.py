@@ -1,0 +1,235 @@
+"""Flashcards in, clean leakage-free train/eval splits and a report out.
+
+Rules, applied in this order (each drop is counted in the report, never silent):
+1. The file must be readable, non-empty and have `instruction`, `input` and `output` columns;
+   otherwise `DataError` names the file.
+2. A value that is neither a string nor null (a number, a list, an object) means the file is not
+   in the medalpaca schema: `DataError` names the file, the row and the column.
+3. Whitespace is normalised and control characters are removed; a null instruction counts as "".
+4. Rows whose input or output is null or under `min_chars` characters are dropped (`too_short`).
+5. Exact duplicates (same instruction, input and output) are dropped (`duplicates`).
+6. Rows are grouped by question (case-insensitive): a question goes wholly to eval or wholly to
+   train, so no question text is in both. Groups are shuffled with the seed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import statistics
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from transformers import PreTrainedTokenizerBase
+
+from .config import DataConfig
+from .prompts import encode
+
+COLUMNS = ("instruction", "input", "output")
+LOCAL_FORMATS = (".json", ".jsonl", ".csv", ".parquet")
+Row = dict[str, str]
+
+
+class DataError(ValueError):
+    """The data source is unusable; the message names the file (and row and column, when known)."""
+
+
+@dataclass
+class Splits:
+    train: list[Row]
+    eval: list[Row]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _read_table(path: Path) -> list[dict[str, Any]]:
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a {'/'.join(LOCAL_FORMATS)} file")
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix not in LOCAL_FORMATS:
+        raise DataError(f"{path}: unsupported extension '{suffix}', expected one of {', '.join(LOCAL_FORMATS)}")
+    try:
+        if path.stat().st_size == 0:
+            raise DataError(f"{path}: file is empty")
+        if suffix == ".parquet":
+            return pd.read_parquet(path).to_dict(orient="records")
+        if suffix == ".csv":
+            frame = pd.read_csv(path, dtype=object, keep_default_na=False, na_values=[], encoding="utf-8")
+            return frame.to_dict(orient="records")
+        text = path.read_text(encoding="utf-8")
+    except DataError:
+        raise
+    except PermissionError as error:
+        raise DataError(f"{path}: cannot be read (permission denied)") from error
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not valid UTF-8 text ({error.reason} at byte {error.start})") from error
+    except pd.errors.EmptyDataError as error:
+        raise DataError(f"{path}: file has no rows") from error
+    except (OSError, ValueError) as error:  # pyarrow and the CSV parser raise these for corrupt files
+        raise DataError(f"{path}: could not be parsed: {error}") from error
+    if suffix == ".jsonl":
+        records = []
+        for line_number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise DataError(f"{path}: line {line_number} is not valid JSON ({error.msg})") from error
+        return records
+    try:
+        records = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from error
+    if isinstance(records, dict) and isinstance(records.get("data"), list):
+        records = records["data"]
+    if not isinstance(records, list):
+        raise DataError(f"{path}: expected a JSON list of objects, got {type(records).__name__}")
+    return records
+
+
+def _read_hub(dataset_id: str) -> list[dict[str, Any]]:
+    import datasets  # imported here: loading it costs seconds that local files don't need
+
+    try:
+        return datasets.load_dataset(dataset_id, split="train").to_list()
+    except Exception as error:  # datasets raises many types for "not found" and "offline"
+        raise DataError(
+            f"could not load dataset '{dataset_id}' from the Hugging Face Hub ({type(error).__name__}: {error}). "
+            "Offline, pass a local .json/.jsonl/.csv/.parquet file in the medalpaca schema."
+        ) from error
+
+
+def load_records(source: str) -> list[Row]:
+    """Raw rows from a local file or a hub dataset id, checked against the medalpaca schema."""
+    path = Path(source)
+    is_local = path.suffix.lower() in LOCAL_FORMATS or path.exists() or source.startswith((".", "/"))
+    records = _read_table(path) if is_local else _read_hub(source)
+    if not records:
+        raise DataError(f"{source}: contains no rows")
+    rows: list[Row] = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise DataError(f"{source}: row {index} is a {type(record).__name__}, expected an object")
+        missing = [c for c in COLUMNS if c not in record]
+        if missing:
+            raise DataError(f"{source}: row {index} is missing column(s) {missing}; expected {list(COLUMNS)}")
+        row: Row = {}
+        for column in COLUMNS:
+            value = record[column]
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                value = ""
+            elif not isinstance(value, str):
+                raise DataError(f"{source}: row {index}, column '{column}' is a {type(value).__name__}, expected text")
+            row[column] = value
+        rows.append(row)
+    return rows
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+
+
+def normalize_text(text: str) -> str:
+    """NFC, no control or direction characters, single spaces, at most one blank line."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text)
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def clean(rows: list[Row], min_chars: int) -> tuple[list[Row], dict[str, int]]:
+    """Normalise, drop short rows and exact duplicates; return kept rows and drop counts."""
+    kept: list[Row] = []
+    seen: set[tuple[str, str, str]] = set()
+    counts = {"too_short": 0, "duplicates": 0}
+    for row in rows:
+        row = {column: normalize_text(row[column]) for column in COLUMNS}
+        if len(row["input"]) < min_chars or len(row["output"]) < min_chars:
+            counts["too_short"] += 1
+            continue
+        key = (row["instruction"], row["input"], row["output"])
+        if key in seen:
+            counts["duplicates"] += 1
+            continue
+        seen.add(key)
+        kept.append(row)
+    return kept, counts
+
+
+def split(rows: list[Row], train_size: int, eval_size: int, seed: int) -> tuple[list[Row], list[Row]]:
+    """Leakage-free split: all rows sharing a question land on the same side."""
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[row["input"].casefold()].append(row)
+    keys = sorted(groups)
+    random.Random(seed).shuffle(keys)
+    eval_rows: list[Row] = []
+    train_rows: list[Row] = []
+    for key in keys:
+        side = eval_rows if len(eval_rows) < eval_size else train_rows
+        side.extend(groups[key])
+    random.Random(seed + 1).shuffle(train_rows)
+    return train_rows[:train_size], eval_rows[:eval_size]
+
+
+def prepare(config: DataConfig) -> Splits:
+    """Load, validate, clean and split a data source as `config` says."""
+    raw = load_records(config.source)
+    rows, counts = clean(raw, config.min_chars)
+    if not rows:
+        raise DataError(f"{config.source}: no valid rows left after cleaning ({counts})")
+    train_rows, eval_rows = split(rows, config.train_size, config.eval_size, config.seed)
+    counts = {"raw_rows": len(raw), "valid_rows": len(rows), **counts}
+    return Splits(train=train_rows, eval=eval_rows, counts=counts)
+
+
+def _word_stats(texts: list[str]) -> dict[str, float]:
+    lengths = [len(t.split()) for t in texts] or [0]
+    return {"mean": round(statistics.fmean(lengths), 1), "max": max(lengths)}
+
+
+def report(splits: Splits, tokenizer: PreTrainedTokenizerBase | None = None, max_length: int = 512) -> dict[str, Any]:
+    """The figures a user checks before training: sizes, lengths in words and, given a tokenizer, tokens."""
+    rows = splits.train + splits.eval
+    result: dict[str, Any] = {
+        **splits.counts,
+        "train_rows": len(splits.train),
+        "eval_rows": len(splits.eval),
+        "question_words": _word_stats([r["input"] for r in rows]),
+        "answer_words": _word_stats([r["output"] for r in rows]),
+    }
+    if tokenizer is not None and rows:
+        untruncated = 10**9
+        lengths = np.array([len(encode(tokenizer, row, untruncated).input_ids) for row in rows])
+        result["tokens"] = {f"p{q}": int(np.percentile(lengths, q)) for q in (50, 90, 95, 99)}
+        result["tokens"]["max"] = int(lengths.max())
+        result["rows_over_max_length"] = int((lengths > max_length).sum())
+        result["max_length"] = max_length
+    return result
+
+
+def format_report(figures: dict[str, Any]) -> str:
+    lines = [
+        f"raw rows            {figures['raw_rows']:>8,}",
+        f"valid rows          {figures['valid_rows']:>8,}   (dropped: {figures['too_short']:,} too short, "
+        f"{figures['duplicates']:,} duplicates)",
+        f"train / eval        {figures['train_rows']:>8,} / {figures['eval_rows']:,}",
+        f"question words      mean {figures['question_words']['mean']}, max {figures['question_words']['max']}",
+        f"answer words        mean {figures['answer_words']['mean']}, max {figures['answer_words']['max']}",
+    ]
+    if "tokens" in figures:
+        tokens = figures["tokens"]
+        lines.append(
+            f"tokens per example  p50 {tokens['p50']}, p90 {tokens['p90']}, p95 {tokens['p95']}, "
+            f"p99 {tokens['p99']}, max {tokens['max']}"
+        )
+        lines.append(f"over max_length={figures['max_length']}  {figures['rows_over_max_length']:,} (answers truncated)")
+    return "\n".join(lines)

