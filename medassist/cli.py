@@ -40,6 +40,39 @@ def cmd_data(args: argparse.Namespace) -> None:
     print(json.dumps(figures, indent=2) if args.json else f"Data report for {config.data.source}\n{format_report(figures)}")
 
 
+def cmd_eval(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from .evaluate import compare, format_report, load_tuned, select_eval_rows, write_report
+
+    config = config_from_args(args)
+    tuned, tokenizer = load_tuned(args.adapter, base=args.model)  # --model, when given, must be the adapter's base
+    config = apply_overrides(config, [f"model={tuned.peft_config['default'].base_model_name_or_path}"])
+    rows = select_eval_rows(config, args.n)
+    report = compare(tuned.get_base_model(), tuned, tokenizer, rows, config)  # base = the same weights, adapter off
+    paths = write_report(report, args.out or Path(config.output_dir) / "eval")
+    print(f"Base vs fine-tuned ({args.adapter})\n{format_report(report)}")
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from .evaluate import sweep
+
+    config = config_from_args(args)
+    results = sweep(config)
+    columns = ("experiment", "train_loss", "eval_loss", "rougeL", "bleu4_corpus", "ppl_answer")
+    print("".join(f"{c:>18}" for c in columns))
+    for row in results:
+        print("".join(f"{_cell(row.get(c)):>18}" for c in columns))
+    print(f"wrote {Path(config.output_dir) / 'sweep' / 'experiments.csv'} and experiments.png")
+
+
+def _cell(value: str | float | None) -> str:
+    return value if isinstance(value, str) else "-" if value is None else f"{value:.4f}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medassist", description="LoRA fine-tuning of a small chat LLM for medical Q&A.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--json", action="store_true", help="print the report as JSON")
     data.add_argument("--no-tokens", action="store_true", help="skip token-length figures (no tokenizer load)")
     data.set_defaults(handler=cmd_data)
+
+    evaluate = commands.add_parser("eval", help="compare the base model and a fine-tuned adapter on the eval split")
+    _add_config_arguments(evaluate)
+    evaluate.add_argument("--adapter", required=True, help="adapter directory (adapter_config.json + safetensors)")
+    evaluate.add_argument("--n", type=int, help="number of eval examples (default: eval.n_examples of the profile)")
+    evaluate.add_argument("--out", help="report directory (default: {output_dir}/eval)")
+    evaluate.set_defaults(handler=cmd_eval)
+
+    sweep = commands.add_parser("sweep", help="train and evaluate the four experiments, write experiments.csv")
+    _add_config_arguments(sweep)
+    sweep.set_defaults(handler=cmd_sweep)
 
     return parser
 

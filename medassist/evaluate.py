@@ -1,0 +1,665 @@
+"""Base vs fine-tuned evaluation: generation, metrics with paired bootstrap intervals, reports, sweeps.
+
+Every figure is measured on the same eval rows for both models and comes with a 95% paired
+bootstrap confidence interval of the difference (fixed seed), so a gain smaller than its noise is
+visible as such. Perplexity is given twice: over the whole sequence (the seed's definition, which
+is dominated by the fixed system prompt and barely moves) and over the answer tokens only (the
+figure fine-tuning should change).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sacrebleu
+import torch
+from rouge_score import rouge_scorer
+from sacrebleu.metrics import BLEU
+from tqdm.auto import tqdm
+from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+from .config import Config
+from .prompts import build_messages, encode, question_text, render_prompt, to_prompt_completion
+
+ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
+BLEU_NOTE = (
+    "bleu4_corpus: sacrebleu corpus BLEU-4 over the set (13a tokenizer, exp smoothing); "
+    "bleu4_sentence: mean of per-example sacrebleu sentence BLEU-4 (exp smoothing, effective order). "
+    "Scale 0-100. ROUGE: rouge_score F1 with Porter stemming, mean over examples, scale 0-1."
+)
+Row = dict[str, str]
+
+
+class EvalError(ValueError):
+    """Evaluation cannot run on this input; the message says what is wrong."""
+
+
+# --------------------------------------------------------------------------------------------
+# Generation
+
+
+def end_of_turn_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """Token ids that end an assistant turn: EOS plus the special tokens the chat template closes a turn with."""
+    completion = to_prompt_completion(tokenizer, {"input": "q", "output": "a"}).completion
+    special = set(tokenizer.all_special_ids)
+    ids = [i for i in tokenizer(completion, add_special_tokens=False)["input_ids"] if i in special]
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return sorted(set(ids))
+
+
+def build_prompt(tokenizer: PreTrainedTokenizerBase, question: str) -> str:
+    return render_prompt(tokenizer, build_messages(tokenizer, question))
+
+
+def greedy_config(tokenizer: PreTrainedTokenizerBase, max_new_tokens: int) -> GenerationConfig:
+    """Plain greedy decoding that stops at the end of the assistant turn."""
+    return GenerationConfig(
+        do_sample=False,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=end_of_turn_ids(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+    )
+
+
+@torch.inference_mode()
+def generate_answers(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    questions: list[str],
+    max_new_tokens: int = 128,
+    batch_size: int = 8,
+    generation_config: GenerationConfig | None = None,
+    sort_by_length: bool = True,
+    progress: bool = True,
+) -> list[str]:
+    """Answers in input order, generated in left-padded batches.
+
+    Prompts are sorted by token length first so a batch holds similar lengths and little padding;
+    left padding with the attention mask (generate derives position ids from it) keeps each
+    sequence's greedy output the same as when it is generated alone.
+    """
+    if batch_size < 1:
+        raise EvalError(f"batch_size must be >= 1, got {batch_size}")
+    generation_config = generation_config or greedy_config(tokenizer, max_new_tokens)
+    prompts = [build_prompt(tokenizer, q) for q in questions]
+    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+    order = sorted(range(len(prompts)), key=lambda i: lengths[i]) if sort_by_length else list(range(len(prompts)))
+    device = next(model.parameters()).device
+    answers: list[str] = [""] * len(prompts)
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    for batch in tqdm(batches, desc="generating", unit="batch", disable=not progress):
+        inputs = tokenizer(
+            [prompts[i] for i in batch], return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False
+        ).to(device)
+        output = model.generate(**inputs, generation_config=generation_config)
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        for index, tokens in zip(batch, new_tokens):
+            answers[index] = tokenizer.decode(tokens, skip_special_tokens=True).strip()
+    return answers
+
+
+# --------------------------------------------------------------------------------------------
+# Loading a fine-tuned model
+
+
+def load_tuned(adapter_dir: str | Path, base: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Base model named in the adapter's config plus the LoRA adapter (safetensors only), in eval mode."""
+    from peft import PeftModel
+    from safetensors import safe_open
+
+    from .models import load_base
+
+    adapter_dir = Path(adapter_dir)
+    if not adapter_dir.is_dir():
+        raise FileNotFoundError(f"adapter directory not found: {adapter_dir}")
+    config_path = adapter_dir / "adapter_config.json"
+    weights_path = adapter_dir / "adapter_model.safetensors"
+    if not config_path.is_file():
+        raise EvalError(f"{adapter_dir} is not a PEFT adapter: no adapter_config.json")
+    if not weights_path.is_file():
+        raise EvalError(f"{adapter_dir} has no adapter_model.safetensors (only safetensors adapters are loaded)")
+    try:
+        recorded = json.loads(config_path.read_text()).get("base_model_name_or_path")
+    except json.JSONDecodeError as error:
+        raise EvalError(f"{config_path} is not valid JSON ({error.msg})") from error
+    if not recorded:
+        raise EvalError(f"{config_path} does not record base_model_name_or_path")
+    if base is not None and base != recorded:
+        raise EvalError(f"adapter {adapter_dir} was trained on base '{recorded}', but base '{base}' was requested")
+    model, tokenizer = load_base(recorded)
+    with safe_open(str(weights_path), framework="pt") as weights:
+        shapes = {key: tuple(weights.get_slice(key).get_shape()) for key in weights.keys()}
+    check_adapter_shapes(model, shapes, recorded, adapter_dir)
+    tuned = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+    return tuned.eval(), tokenizer
+
+
+def check_adapter_shapes(model: torch.nn.Module, shapes: dict[str, tuple[int, ...]], base: str, adapter_dir: Path) -> None:
+    """Fail with a readable message when LoRA matrices do not fit the base model's layers."""
+    modules = dict(model.named_modules())
+    for key, shape in shapes.items():
+        for part, axis, attribute in ((".lora_A.", 1, "in_features"), (".lora_B.", 0, "out_features")):
+            if part not in key:
+                continue
+            name = key.split(part)[0].removeprefix("base_model.model.")
+            module = modules.get(name)
+            if module is None:
+                raise EvalError(f"adapter {adapter_dir} targets layer '{name}', which base '{base}' does not have")
+            expected = getattr(module, attribute, None)
+            if expected is not None and shape[axis] != expected:
+                raise EvalError(
+                    f"adapter {adapter_dir} does not fit base '{base}': {key} has shape {list(shape)}, "
+                    f"but layer '{name}' has {attribute}={expected}"
+                )
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics
+
+
+def rouge_scores(predictions: list[str], references: list[str]) -> dict[str, list[float]]:
+    """Per-example ROUGE-1/2/L F1 (stemmed)."""
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_KEYS), use_stemmer=True)
+    result: dict[str, list[float]] = {key: [] for key in ROUGE_KEYS}
+    for prediction, reference in zip(predictions, references, strict=True):
+        scores = scorer.score(reference, prediction)
+        for key in ROUGE_KEYS:
+            result[key].append(scores[key].fmeasure)
+    return result
+
+
+@dataclass
+class BleuStats:
+    """Per-example BLEU sufficient statistics, so corpus BLEU can be recomputed on bootstrap samples."""
+
+    sentence: list[float]
+    correct: np.ndarray  # (n, 4) matching n-grams
+    total: np.ndarray  # (n, 4) hypothesis n-grams
+    sys_len: np.ndarray
+    ref_len: np.ndarray
+
+
+def bleu_stats(predictions: list[str], references: list[str]) -> BleuStats:
+    scores = [sacrebleu.sentence_bleu(p, [r]) for p, r in zip(predictions, references, strict=True)]
+    return BleuStats(
+        sentence=[s.score for s in scores],
+        correct=np.array([s.counts for s in scores], dtype=np.int64).reshape(-1, 4),
+        total=np.array([s.totals for s in scores], dtype=np.int64).reshape(-1, 4),
+        sys_len=np.array([s.sys_len for s in scores], dtype=np.int64),
+        ref_len=np.array([s.ref_len for s in scores], dtype=np.int64),
+    )
+
+
+def corpus_bleu_from_stats(stats: BleuStats, index: np.ndarray | None = None) -> float:
+    """sacrebleu corpus BLEU (exp smoothing) of the examples at `index` (default: all)."""
+    index = np.arange(len(stats.sentence)) if index is None else index
+    return BLEU.compute_bleu(
+        stats.correct[index].sum(0).tolist(),
+        stats.total[index].sum(0).tolist(),
+        int(stats.sys_len[index].sum()),
+        int(stats.ref_len[index].sum()),
+        smooth_method="exp",
+    ).score
+
+
+def bleu_signature(predictions: list[str], references: list[str]) -> str:
+    bleu = BLEU()
+    bleu.corpus_score(predictions or [""], [references or [""]])
+    return str(bleu.get_signature())
+
+
+@dataclass
+class SequenceNLL:
+    """Summed negative log-likelihood (nats) and token counts of one example."""
+
+    whole_nll: float
+    whole_tokens: int
+    answer_nll: float
+    answer_tokens: int
+
+
+@torch.inference_mode()
+def sequence_nll(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    rows: list[Row],
+    max_length: int,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> list[SequenceNLL]:
+    """NLL of each formatted example over all predicted tokens and over the answer tokens only."""
+    encoded = [encode(tokenizer, row, max_length) for row in rows]
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    result: list[SequenceNLL] = []
+    starts = range(0, len(encoded), batch_size)
+    for start in tqdm(starts, desc="scoring", unit="batch", disable=not progress):
+        batch = encoded[start : start + batch_size]
+        width = max(len(e.input_ids) for e in batch)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        attention = torch.zeros((len(batch), width), dtype=torch.long)
+        answer = torch.zeros((len(batch), width), dtype=torch.bool)
+        for row, example in enumerate(batch):  # right padding: positions stay 0..n-1 as in training
+            n = len(example.input_ids)
+            ids[row, :n] = torch.tensor(example.input_ids)
+            attention[row, :n] = 1
+            answer[row, :n] = torch.tensor(example.completion_mask, dtype=torch.bool)
+        logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits.float()
+        nll = torch.nn.functional.cross_entropy(
+            logits[:, :-1].transpose(1, 2), ids[:, 1:].to(device), reduction="none"
+        ).cpu().double()
+        predicted = attention[:, 1:].bool()
+        answer_targets = answer[:, 1:] & predicted
+        for row in range(len(batch)):
+            result.append(
+                SequenceNLL(
+                    whole_nll=float(nll[row][predicted[row]].sum()),
+                    whole_tokens=int(predicted[row].sum()),
+                    answer_nll=float(nll[row][answer_targets[row]].sum()),
+                    answer_tokens=int(answer_targets[row].sum()),
+                )
+            )
+    return result
+
+
+def corpus_perplexity(nll: np.ndarray, tokens: np.ndarray) -> float:
+    """exp(total NLL / total tokens): every token weighs the same, whatever example it is in."""
+    return float(math.exp(nll.sum() / max(int(tokens.sum()), 1)))
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring one model and comparing two
+
+
+@dataclass
+class ModelScores:
+    """One model's answers and per-example figures on a fixed list of eval rows."""
+
+    answers: list[str]
+    per_example: dict[str, list[float]]  # rouge1/2/L, bleu4_sentence
+    bleu: BleuStats
+    nll: list[SequenceNLL]
+
+    def nll_arrays(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            np.array([getattr(n, f"{kind}_nll") for n in self.nll]),
+            np.array([getattr(n, f"{kind}_tokens") for n in self.nll]),
+        )
+
+
+def valid_eval_rows(rows: list[Row], tokenizer: PreTrainedTokenizerBase, max_length: int) -> list[Row]:
+    """Rows that can be scored: a question and an answer, and a prompt that fits max_length."""
+    kept = []
+    for row in rows:
+        if not isinstance(row, dict) or not str(row.get("input", "")).strip() or not str(row.get("output", "")).strip():
+            continue
+        try:
+            encode(tokenizer, row, max_length)
+        except ValueError:
+            continue
+        kept.append(row)
+    if not kept:
+        raise EvalError(f"no valid eval rows: none of {len(rows)} rows has a question and answer whose prompt fits max_length={max_length}")
+    if len(kept) < len(rows):
+        warnings.warn(f"skipped {len(rows) - len(kept)} of {len(rows)} eval rows (empty, or prompt over max_length={max_length})")
+    return kept
+
+
+def select_eval_rows(config: Config, n: int | None = None) -> list[Row]:
+    """The first `n` rows of the config's leakage-free eval split (default: config.eval.n_examples)."""
+    from .data import prepare
+
+    n = config.eval.n_examples if n is None else n
+    if n < 1:
+        raise EvalError(f"number of eval examples must be >= 1, got {n}")
+    rows = prepare(config.data).eval
+    if not rows:
+        raise EvalError(f"{config.data.source}: the eval split is empty (data.eval_size={config.data.eval_size})")
+    if n > len(rows):
+        warnings.warn(f"asked for {n} eval examples but the eval split has {len(rows)}: using all {len(rows)}")
+    return rows[:n]
+
+
+def score_model(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[Row], config: Config, progress: bool = True
+) -> ModelScores:
+    questions = [question_text(row) for row in rows]
+    references = [row["output"] for row in rows]
+    answers = generate_answers(
+        model, tokenizer, questions, config.eval.max_new_tokens, config.eval.batch_size, progress=progress
+    )
+    per_example: dict[str, list[float]] = dict(rouge_scores(answers, references))
+    bleu = bleu_stats(answers, references)
+    per_example["bleu4_sentence"] = bleu.sentence
+    nll = sequence_nll(model, tokenizer, rows, config.data.max_length, config.eval.batch_size, progress=progress)
+    return ModelScores(answers=answers, per_example=per_example, bleu=bleu, nll=nll)
+
+
+@dataclass
+class MetricSummary:
+    """Base and tuned values, their difference and the 95% paired bootstrap interval of the change.
+
+    For perplexities `change` is the ratio tuned/base (below 1 is better); otherwise the difference.
+    """
+
+    name: str
+    base: float
+    tuned: float
+    change: float
+    ci_low: float
+    ci_high: float
+    change_kind: str  # "difference" or "ratio"
+    higher_is_better: bool
+
+
+@dataclass
+class Report:
+    metrics: list[MetricSummary]
+    rows: list[dict[str, Any]]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def metric(self, name: str) -> MetricSummary:
+        return next(m for m in self.metrics if m.name == name)
+
+
+def _percentile_ci(samples: np.ndarray) -> tuple[float, float]:
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def compare_scores(base: ModelScores, tuned: ModelScores, rows: list[Row], config: Config) -> Report:
+    """Paired comparison of two models' scores on the same rows, with bootstrap intervals."""
+    n = len(rows)
+    rng = np.random.default_rng(config.eval.seed)
+    samples = rng.integers(0, n, size=(config.eval.bootstrap_samples, n))  # one resampling, shared by all metrics
+    metrics: list[MetricSummary] = []
+    for name in (*ROUGE_KEYS, "bleu4_sentence"):
+        b, t = np.array(base.per_example[name]), np.array(tuned.per_example[name])
+        diffs = (t - b)[samples].mean(axis=1)
+        metrics.append(MetricSummary(name, float(b.mean()), float(t.mean()), float(t.mean() - b.mean()),
+                                     *_percentile_ci(diffs), "difference", True))
+    base_bleu, tuned_bleu = corpus_bleu_from_stats(base.bleu), corpus_bleu_from_stats(tuned.bleu)
+    diffs = np.array([corpus_bleu_from_stats(tuned.bleu, s) - corpus_bleu_from_stats(base.bleu, s) for s in samples])
+    metrics.append(MetricSummary("bleu4_corpus", base_bleu, tuned_bleu, tuned_bleu - base_bleu,
+                                 *_percentile_ci(diffs), "difference", True))
+    for kind in ("whole", "answer"):
+        (b_nll, b_tok), (t_nll, t_tok) = base.nll_arrays(kind), tuned.nll_arrays(kind)
+        b_ppl, t_ppl = corpus_perplexity(b_nll, b_tok), corpus_perplexity(t_nll, t_tok)
+        b_tokens = np.maximum(b_tok[samples].sum(1), 1)
+        t_tokens = np.maximum(t_tok[samples].sum(1), 1)
+        ratios = np.exp(t_nll[samples].sum(1) / t_tokens - b_nll[samples].sum(1) / b_tokens)
+        metrics.append(MetricSummary(f"ppl_{kind}", b_ppl, t_ppl, t_ppl / b_ppl, *_percentile_ci(ratios), "ratio", False))
+    per_row = []
+    for i, row in enumerate(rows):
+        record: dict[str, Any] = {"index": i, "question": question_text(row), "reference": row["output"],
+                                  "base_answer": base.answers[i], "tuned_answer": tuned.answers[i]}
+        for side, scores in (("base", base), ("tuned", tuned)):
+            for name, values in scores.per_example.items():
+                record[f"{side}_{name}"] = values[i]
+            record.update({f"{side}_{k}": v for k, v in asdict(scores.nll[i]).items()})
+        per_row.append(record)
+    meta = {
+        "n_examples": n,
+        "bootstrap_samples": config.eval.bootstrap_samples,
+        "seed": config.eval.seed,
+        "max_new_tokens": config.eval.max_new_tokens,
+        "decoding": "greedy",
+        "bleu": BLEU_NOTE,
+        "bleu_signature": bleu_signature(tuned.answers, [r["output"] for r in rows]),
+        "perplexity": "exp(total NLL / total tokens) over the set; ppl_whole counts every token after the first "
+        "(prompt included, the seed's definition); ppl_answer counts answer tokens only. "
+        "Change = ratio tuned/base, CI from resampling examples.",
+        "ci": "95% paired bootstrap percentile interval of the change",
+        "model": config.model,
+    }
+    return Report(metrics=metrics, rows=per_row, meta=meta)
+
+
+@contextmanager
+def _base_view(base_model: PreTrainedModel, tuned_model: PreTrainedModel) -> Iterator[PreTrainedModel]:
+    """The base model; when it is the very model the adapter was injected into, run with the adapter off."""
+    shares_weights = hasattr(tuned_model, "disable_adapter") and (
+        base_model is tuned_model or base_model is tuned_model.get_base_model()
+    )
+    with tuned_model.disable_adapter() if shares_weights else nullcontext():
+        yield tuned_model if shares_weights else base_model
+
+
+def compare(
+    base_model: PreTrainedModel,
+    tuned_model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    eval_rows: list[Row],
+    config: Config,
+    progress: bool = True,
+) -> Report:
+    """Both models on the same rows: per-metric means, change and paired bootstrap 95% CI."""
+    rows = valid_eval_rows(eval_rows, tokenizer, config.data.max_length)
+    with _base_view(base_model, tuned_model) as base:
+        base_scores = score_model(base, tokenizer, rows, config, progress)
+    tuned_scores = score_model(tuned_model, tokenizer, rows, config, progress)
+    return compare_scores(base_scores, tuned_scores, rows, config)
+
+
+# --------------------------------------------------------------------------------------------
+# Reports
+
+
+LABELS = {
+    "rouge1": "ROUGE-1",
+    "rouge2": "ROUGE-2",
+    "rougeL": "ROUGE-L",
+    "bleu4_corpus": "BLEU-4 (corpus)",
+    "bleu4_sentence": "BLEU-4 (sentence mean)",
+    "ppl_whole": "Perplexity (whole seq.)",
+    "ppl_answer": "Perplexity (answer only)",
+}
+
+
+def format_report(report: Report) -> str:
+    """Terminal table: base, fine-tuned, change and its 95% CI per metric."""
+    lines = [
+        f"{'metric':<26}{'base':>11}{'tuned':>11}{'change':>10}   95% CI (paired bootstrap)",
+        "-" * 86,
+    ]
+    for m in report.metrics:
+        digits = 4 if m.name.startswith("rouge") else 2
+        symbol = "x" if m.change_kind == "ratio" else ""
+        change = f"{m.change:.{digits}f}{symbol}" if symbol else f"{m.change:+.{digits}f}"
+        lines.append(
+            f"{LABELS.get(m.name, m.name):<26}{m.base:>11.{digits}f}{m.tuned:>11.{digits}f}{change:>10}"
+            f"   [{m.ci_low:.{digits}f}, {m.ci_high:.{digits}f}]{' ratio' if symbol else ''}"
+        )
+    lines.append(f"n={report.meta.get('n_examples')} examples, greedy decoding, "
+                 f"{report.meta.get('bootstrap_samples')} bootstrap samples (seed {report.meta.get('seed')})")
+    lines.append("Perplexity change is tuned/base (below 1 = better); BLEU scale 0-100, ROUGE 0-1.")
+    return "\n".join(lines)
+
+
+def qualitative_examples(report: Report, first: int = 5, extremes: int = 3) -> list[dict[str, Any]]:
+    """The first few rows and the rows with the largest ROUGE-L gain and loss, each tagged with why."""
+    gains = sorted(report.rows, key=lambda r: r["tuned_rougeL"] - r["base_rougeL"])
+    chosen: dict[int, str] = {}
+    for reason, rows in (("first", report.rows[:first]), ("largest ROUGE-L gain", gains[::-1][:extremes]),
+                         ("largest ROUGE-L loss", gains[:extremes])):
+        for row in rows:
+            chosen.setdefault(row["index"], reason)
+    by_index = {row["index"]: row for row in report.rows}
+    return [
+        {"index": i, "why": why, "question": by_index[i]["question"], "reference": by_index[i]["reference"],
+         "base_answer": by_index[i]["base_answer"], "tuned_answer": by_index[i]["tuned_answer"],
+         "rougeL_gain": by_index[i]["tuned_rougeL"] - by_index[i]["base_rougeL"]}
+        for i, why in chosen.items()
+    ]
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same directory, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temp))
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+
+def plot_metrics(report: Report, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scores = [m for m in report.metrics if m.change_kind == "difference"]
+    ratios = [m for m in report.metrics if m.change_kind == "ratio"]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [5, 2]})
+    scale = [100.0 if m.name.startswith("rouge") else 1.0 for m in scores]
+    values = [m.change * s for m, s in zip(scores, scale)]
+    errors = [[(m.change - m.ci_low) * s for m, s in zip(scores, scale)], [(m.ci_high - m.change) * s for m, s in zip(scores, scale)]]
+    left.bar([LABELS[m.name] for m in scores], values, yerr=errors, capsize=5, color="#4c72b0")
+    left.axhline(0, color="black", linewidth=0.8)
+    left.set_ylabel("tuned - base (ROUGE x100, BLEU points)")
+    left.set_title("Score change with 95% paired bootstrap CI")
+    left.tick_params(axis="x", rotation=20)
+    right.bar([LABELS[m.name].replace("Perplexity ", "PPL ") for m in ratios], [m.change for m in ratios],
+              yerr=[[m.change - m.ci_low for m in ratios], [m.ci_high - m.change for m in ratios]], capsize=5, color="#dd8452")
+    right.axhline(1, color="black", linewidth=0.8)
+    right.set_ylabel("perplexity ratio tuned / base")
+    right.set_title("Perplexity (below 1 = better)")
+    right.tick_params(axis="x", rotation=20)
+    figure.suptitle(f"Base vs fine-tuned on {report.meta.get('n_examples')} eval examples")
+    figure.tight_layout()
+    atomic_write(path, lambda temp: figure.savefig(temp, format="png", dpi=110))
+    plt.close(figure)
+
+
+def write_report(report: Report, out_dir: str | Path) -> dict[str, Path]:
+    """metrics.json, predictions.jsonl, qualitative.json and metrics.png in `out_dir`, each written atomically."""
+    out_dir = Path(out_dir)
+    paths = {name: out_dir / name for name in ("metrics.json", "predictions.jsonl", "qualitative.json", "metrics.png")}
+    metrics = {"metrics": {m.name: asdict(m) for m in report.metrics}, **report.meta}
+    _write_text(paths["metrics.json"], json.dumps(metrics, indent=2))
+    _write_text(paths["predictions.jsonl"], "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in report.rows))
+    _write_text(paths["qualitative.json"], json.dumps(qualitative_examples(report), indent=2, ensure_ascii=False))
+    plot_metrics(report, paths["metrics.png"])
+    return paths
+
+
+# --------------------------------------------------------------------------------------------
+# Experiments
+
+
+EXPERIMENTS: dict[str, list[str]] = {
+    # The seed's four runs, each changing one value from the profile.
+    "primary": [],
+    "lr_5e-5": ["train.learning_rate=5e-5"],
+    "rank8_alpha16": ["lora.r=8", "lora.alpha=16"],
+    "epochs_3": ["train.epochs=3"],
+}
+EXPERIMENT_COLUMNS = (
+    "experiment", "changed", "learning_rate", "lora_r", "lora_alpha", "epochs", "train_loss", "eval_loss",
+    "rougeL", "rougeL_change", "rougeL_ci_low", "rougeL_ci_high", "bleu4_corpus", "ppl_answer",
+    "ppl_answer_ratio", "ppl_answer_ci_low", "ppl_answer_ci_high", "adapter_dir",
+)
+
+
+def sweep(config: Config, experiments: dict[str, list[str]] | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Train and evaluate each experiment into {output_dir}/sweep/<name>; write experiments.csv/.png there."""
+    from .config import apply_overrides
+    from .models import load_base
+    from .train import train
+
+    experiments = experiments or EXPERIMENTS
+    sweep_dir = Path(config.output_dir) / "sweep"
+    base_model, tokenizer = load_base(config.model)
+    rows = valid_eval_rows(select_eval_rows(config), tokenizer, config.data.max_length)
+    base_scores = score_model(base_model, tokenizer, rows, config, progress)
+    results: list[dict[str, Any]] = []
+    for name, overrides in experiments.items():
+        run_config = apply_overrides(config, [*overrides, f"output_dir={sweep_dir / name}"])
+        trained = train(run_config)
+        tuned, _ = load_tuned(trained.adapter_dir, base=config.model)
+        report = compare_scores(base_scores, score_model(tuned, tokenizer, rows, run_config, progress), rows, run_config)
+        write_report(report, Path(run_config.output_dir) / "eval")
+        rouge, ppl = report.metric("rougeL"), report.metric("ppl_answer")
+        results.append({
+            "experiment": name, "changed": " ".join(overrides) or "(profile)",
+            "learning_rate": run_config.train.learning_rate, "lora_r": run_config.lora.r,
+            "lora_alpha": run_config.lora.alpha, "epochs": run_config.train.epochs,
+            "train_loss": trained.train_loss, "eval_loss": trained.eval_loss,
+            "rougeL": rouge.tuned, "rougeL_change": rouge.change, "rougeL_ci_low": rouge.ci_low,
+            "rougeL_ci_high": rouge.ci_high, "bleu4_corpus": report.metric("bleu4_corpus").tuned,
+            "ppl_answer": ppl.tuned, "ppl_answer_ratio": ppl.change, "ppl_answer_ci_low": ppl.ci_low,
+            "ppl_answer_ci_high": ppl.ci_high, "adapter_dir": str(trained.adapter_dir),
+        })
+        del tuned
+    results.insert(0, {
+        "experiment": "base (no adapter)", "changed": "(no fine-tuning)",
+        "rougeL": float(np.mean(base_scores.per_example["rougeL"])),
+        "bleu4_corpus": corpus_bleu_from_stats(base_scores.bleu),
+        "ppl_answer": corpus_perplexity(*base_scores.nll_arrays("answer")),
+    })
+    write_experiments(results, sweep_dir)
+    return results
+
+
+def write_experiments(results: list[dict[str, Any]], sweep_dir: Path) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPERIMENT_COLUMNS, restval="")
+    writer.writeheader()
+    writer.writerows(results)
+    _write_text(sweep_dir / "experiments.csv", buffer.getvalue())
+    plot_experiments(results, sweep_dir / "experiments.png")
+
+
+def plot_experiments(results: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [r for r in results if r.get("train_loss") not in (None, "")]
+    names = [r["experiment"] for r in runs]
+    base = next((r for r in results if r not in runs), None)
+    figure, axes = plt.subplots(1, 3, figsize=(13, 4))
+    x = np.arange(len(runs))
+    axes[0].bar(x - 0.2, [r["train_loss"] for r in runs], 0.4, label="train loss")
+    axes[0].bar(x + 0.2, [r["eval_loss"] if r["eval_loss"] is not None else np.nan for r in runs], 0.4, label="eval loss")
+    axes[0].legend()
+    axes[0].set_title("Final losses")
+    for axis, key, low, high, title in ((axes[1], "rougeL", "rougeL_ci_low", "rougeL_ci_high", "ROUGE-L (fine-tuned)"),
+                                         (axes[2], "ppl_answer", None, None, "Answer-only perplexity")):
+        values = [r[key] for r in runs]
+        errors = None
+        if low:  # the CI is of the change vs base; drawn around the tuned value
+            errors = [[r["rougeL_change"] - r[low] for r in runs], [r[high] - r["rougeL_change"] for r in runs]]
+        axis.bar(x, values, yerr=errors, capsize=5, color="#4c72b0")
+        if base is not None:
+            axis.axhline(base[key], color="black", linestyle="--", linewidth=1, label="base")
+            axis.legend()
+        axis.set_title(title)
+    for axis in axes:
+        axis.set_xticks(x, names, rotation=20)
+    figure.tight_layout()
+    atomic_write(path, lambda temp: figure.savefig(temp, format="png", dpi=110))
+    plt.close(figure)
