@@ -23,7 +23,7 @@ LORA_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_
 
 @dataclass
 class DataConfig:
-    source: str = SAMPLE_FLASHCARDS
+    source: str | list[str] = SAMPLE_FLASHCARDS  # one source or several, concatenated before cleaning
     train_size: int = 3000
     eval_size: int = 200
     seed: int = 42

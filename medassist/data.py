@@ -181,8 +181,9 @@ def split(rows: list[Row], train_size: int, eval_size: int, seed: int) -> tuple[
 
 
 def prepare(config: DataConfig) -> Splits:
-    """Load, validate, clean and split a data source as `config` says."""
-    raw = load_records(config.source)
+    """Load, validate, clean and split the data source(s) as `config` says."""
+    sources = [config.source] if isinstance(config.source, str) else list(config.source)
+    raw = [row for source in sources for row in load_records(source)]
     rows, counts = clean(raw, config.min_chars)
     if not rows:
         raise DataError(f"{config.source}: no valid rows left after cleaning ({counts})")

@@ -143,3 +143,12 @@ def test_report_on_real_medical_meadow_data():
     assert figures["valid_rows"] + figures["too_short"] + figures["duplicates"] == 5942
     assert (figures["train_rows"], figures["eval_rows"]) == (3000, 200)
     assert not {r["input"].casefold() for r in splits.train} & {r["input"].casefold() for r in splits.eval}
+
+
+def test_several_sources_are_concatenated_before_cleaning(tmp_path):
+    first = write_jsonl(tmp_path / "a.jsonl", [card("What is the antidote for heparin?", "Protamine sulfate.")])
+    second = tmp_path / "b.json"
+    second.write_text(json.dumps([card("What is the antidote for heparin?", "Protamine sulfate."),
+                                  card("Which nerve innervates the deltoid?", "The axillary nerve.")]))
+    splits = prepare(DataConfig(source=[str(first), str(second)], train_size=10, eval_size=1))
+    assert splits.counts == {"raw_rows": 3, "valid_rows": 2, "too_short": 0, "duplicates": 1}
