@@ -40,6 +40,15 @@ def cmd_data(args: argparse.Namespace) -> None:
     print(json.dumps(figures, indent=2) if args.json else f"Data report for {config.data.source}\n{format_report(figures)}")
 
 
+def cmd_train(args: argparse.Namespace) -> None:
+    from .train import train, world
+
+    result = train(config_from_args(args), resume=args.resume)
+    if world()[0] == 0:
+        print(f"trained {result.steps}/{result.planned_steps} steps in {result.seconds:.0f} s: "
+              f"train loss {result.train_loss}, eval loss {result.eval_loss}; adapter in {result.adapter_dir}")
+
+
 def cmd_eval(args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -83,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--json", action="store_true", help="print the report as JSON")
     data.add_argument("--no-tokens", action="store_true", help="skip token-length figures (no tokenizer load)")
     data.set_defaults(handler=cmd_data)
+
+    train = commands.add_parser("train", help="LoRA fine-tuning; writes {output_dir}/adapter")
+    _add_config_arguments(train)
+    train.add_argument("--source", help="hub dataset id or local .json/.jsonl/.csv/.parquet file")
+    train.add_argument("--output", help="run directory (default: output_dir of the profile)")
+    train.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in {output}/checkpoints")
+    train.set_defaults(handler=cmd_train)
 
     evaluate = commands.add_parser("eval", help="compare the base model and a fine-tuned adapter on the eval split")
     _add_config_arguments(evaluate)

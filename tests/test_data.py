@@ -47,7 +47,9 @@ def test_split_has_no_question_in_both_sides_and_is_deterministic():
     train_b, eval_b = split(rows, train_size=100, eval_size=10, seed=7)
     assert (train_a, eval_a) == (train_b, eval_b)
     assert not {r["input"].casefold() for r in train_a} & {r["input"].casefold() for r in eval_a}
-    assert len(eval_a) == 10 and len(train_a) == 80
+    # eval takes whole question groups (3 rows each) until it holds 10 rows: 4 groups, the 2 surplus rows
+    # are dropped rather than leaked into train, which keeps the other 26 groups (78 rows)
+    assert len(eval_a) == 10 and len(train_a) == 78
     _, eval_c = split(rows, train_size=100, eval_size=10, seed=8)
     assert eval_c != eval_a
 
