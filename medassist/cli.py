@@ -50,16 +50,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from pathlib import Path
+    from .evaluate import evaluate_adapter, format_report
 
-    from .evaluate import compare, format_report, load_tuned, select_eval_rows, write_report
-
-    config = config_from_args(args)
-    tuned, tokenizer = load_tuned(args.adapter, base=args.model)  # --model, when given, must be the adapter's base
-    config = apply_overrides(config, [f"model={tuned.peft_config['default'].base_model_name_or_path}"])
-    rows = select_eval_rows(config, args.n)
-    report = compare(tuned.get_base_model(), tuned, tokenizer, rows, config)  # base = the same weights, adapter off
-    paths = write_report(report, args.out or Path(config.output_dir) / "eval")
+    report, paths = evaluate_adapter(config_from_args(args), args.adapter, n=args.n, out_dir=args.out, base=args.model)
     print(f"Base vs fine-tuned ({args.adapter})\n{format_report(report)}")
     print("wrote " + ", ".join(str(p) for p in paths.values()))
 
@@ -76,6 +69,31 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     for row in results:
         print("".join(f"{_cell(row.get(c)):>18}" for c in columns))
     print(f"wrote {Path(config.output_dir) / 'sweep' / 'experiments.csv'} and experiments.png")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """The whole pipeline on one profile: data report, LoRA training, base vs fine-tuned, where to chat."""
+    from .data import format_report as format_data_report, prepare, report as data_report
+    from .evaluate import evaluate_adapter, format_report
+    from .models import load_tokenizer
+    from .train import train
+
+    config = config_from_args(args)
+    print(f"[1/3] data: {config.data.source}")
+    figures = data_report(prepare(config.data), load_tokenizer(config.model), config.data.max_length)
+    print(format_data_report(figures))
+    print(f"\n[2/3] LoRA fine-tuning of {config.model} ({config.name} profile)")
+    result = train(config)
+    print(f"trained {result.steps} steps in {result.seconds:.0f} s, eval loss {result.eval_loss}")
+    print(f"\n[3/3] base vs fine-tuned on held-out questions")
+    report, paths = evaluate_adapter(config, result.adapter_dir)
+    print(format_report(report))
+    example = report.rows[0]
+    print(f"\nQ: {example['question']}\nreference:  {example['reference']}\n"
+          f"base:       {example['base_answer']}\nfine-tuned: {example['tuned_answer']}")
+    print(f"\nadapter: {result.adapter_dir}   report: {paths['metrics.json'].parent}\n"
+          f"chat with it:  medassist chat --adapter {result.adapter_dir}\n"
+          f"or the web app: MEDASSIST_ADAPTER={result.adapter_dir} python app.py")
 
 
 def _cell(value: str | float | None) -> str:
@@ -106,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--n", type=int, help="number of eval examples (default: eval.n_examples of the profile)")
     evaluate.add_argument("--out", help="report directory (default: {output_dir}/eval)")
     evaluate.set_defaults(handler=cmd_eval)
+
+    demo = commands.add_parser("demo", help="data report, training, evaluation and next steps in one run")
+    _add_config_arguments(demo)
+    demo.add_argument("--output", help="run directory (default: output_dir of the profile)")
+    demo.set_defaults(handler=cmd_demo)
 
     sweep = commands.add_parser("sweep", help="train and evaluate the four experiments, write experiments.csv")
     _add_config_arguments(sweep)

@@ -565,6 +565,26 @@ def write_report(report: Report, out_dir: str | Path) -> dict[str, Path]:
     return paths
 
 
+def evaluate_adapter(
+    config: Config, adapter_dir: str | Path, n: int | None = None, out_dir: str | Path | None = None,
+    base: str | None = None, progress: bool = True,
+) -> tuple[Report, dict[str, Path]]:
+    """The whole `medassist eval`: adapter + its recorded base, the config's eval rows, report files.
+
+    The base model is the same weights with the adapter switched off, so one model is loaded, not two.
+    `base`, when given, must be the adapter's recorded base (a guard against comparing the wrong pair).
+    """
+    from .config import apply_overrides
+
+    tuned, tokenizer = load_tuned(adapter_dir, base=base)
+    config = apply_overrides(config, [f"model={tuned.peft_config['default'].base_model_name_or_path}"])
+    rows = select_eval_rows(config, n)
+    report = compare(tuned.get_base_model(), tuned, tokenizer, rows, config, progress)
+    report.meta["adapter"] = str(adapter_dir)
+    paths = write_report(report, out_dir or Path(config.output_dir) / "eval")
+    return report, paths
+
+
 # --------------------------------------------------------------------------------------------
 # Experiments
 
