@@ -4,12 +4,17 @@ What makes it fast and safe:
 - Examples are tokenised once by `prompts.encode` (input_ids + completion_mask). TRL sees an `input_ids`
   column, skips its own tokenisation and, with `completion_only_loss=True`, turns the mask into labels of
   -100 on prompt tokens, so train and eval loss cover answer tokens only.
-- Batches are padding-free: examples are concatenated into one row and `position_ids` restart at 0 for each,
-  from which transformers builds a block-diagonal causal mask (no attention across examples, no pad tokens).
+- Batches are padding-free: the examples of a batch are concatenated into one row, `position_ids` restart at 0
+  for each and TRL's collator adds the example bounds (`cu_seq_lens_q`). `packed_sdpa_attention` runs causal
+  SDPA example by example from those bounds: no pad tokens, and no attention computed across examples (a
+  block-diagonal mask over the whole row would compute, then discard, most of an L x L score matrix).
+- `AnswerOnlySFTTrainer` projects only the positions that predict answer tokens through the LM head; the
+  prompt (system prompt + question) is most of each example.
 - Precision and gradient checkpointing follow the device: fp32 and no checkpointing on CPU, fp16 with
   checkpointing on CUDA. TRL's bf16 default is always overridden.
-- Checkpoints go to {output_dir}/checkpoints for `resume=True`; the adapter is staged in a temporary
-  directory and renamed into {output_dir}/adapter by rank 0 only, so no reader ever sees half an adapter.
+- Checkpoints go to {output_dir}/checkpoints for `resume=True` (an incomplete one, cut by a kill, is skipped);
+  the adapter is staged in a temporary directory and renamed into {output_dir}/adapter by rank 0 only, so no
+  reader ever sees half an adapter.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -25,7 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+import torch.nn.functional as F
+from peft import LoraConfig
+from transformers import AttentionInterface, PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+from trl import SFTConfig, SFTTrainer
 
 from .config import Config, LoraSettings
 from .data import Splits, prepare, report
@@ -35,6 +46,7 @@ from .prompts import encode
 ADAPTER_DIR = "adapter"
 CHECKPOINT_DIR = "checkpoints"
 ADAPTER_MARKER = "adapter_config.json"
+PACKED_ATTENTION = "sdpa_packed"
 
 
 class TrainError(ValueError):
@@ -99,9 +111,7 @@ def lora_parameter_count_for(model_config: Any, lora: LoraSettings) -> int:
     )
 
 
-def build_lora_config(lora: LoraSettings, base_model: str):
-    from peft import LoraConfig
-
+def build_lora_config(lora: LoraSettings) -> LoraConfig:
     return LoraConfig(
         r=lora.r,
         lora_alpha=lora.alpha,
@@ -109,7 +119,6 @@ def build_lora_config(lora: LoraSettings, base_model: str):
         target_modules=list(lora.target_modules),
         bias="none",
         task_type="CAUSAL_LM",
-        base_model_name_or_path=base_model,
     )
 
 
@@ -125,6 +134,63 @@ def encode_dataset(tokenizer: PreTrainedTokenizerBase, rows: list[dict[str, str]
         {"input_ids": [e.input_ids for e in encoded], "completion_mask": [e.completion_mask for e in encoded]}
     )
 
+# ----------------------------------------------------------------------------------------- packed attention
+
+
+def packed_sdpa_attention(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    cu_seq_lens_q: torch.Tensor | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """Causal SDPA per example inside a padding-free row; any other input goes to plain SDPA.
+
+    The bounds come from TRL's padding-free collator (`cu_seq_lens_q`, the flash-attention varlen format).
+    Per-example calls cost sum(l_i^2) attention work instead of L^2 for the whole row.
+    """
+    packed_row = (
+        cu_seq_lens_q is not None and query.shape[0] == 1 and query.shape[2] == key.shape[2] == int(cu_seq_lens_q[-1])
+    )
+    if not packed_row:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    bounds = cu_seq_lens_q.tolist()
+    pieces = [
+        sdpa_attention_forward(module, query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], None, **kwargs)[0]
+        for a, b in zip(bounds[:-1], bounds[1:])
+    ]
+    return torch.cat(pieces, dim=1), None  # SDPA returns (batch, seq, heads, head_dim)
+
+
+AttentionInterface.register(PACKED_ATTENTION, packed_sdpa_attention)
+ALL_MASK_ATTENTION_FUNCTIONS.register(PACKED_ATTENTION, sdpa_mask)  # the mask for the plain-SDPA fallback
+
+
+class AnswerOnlySFTTrainer(SFTTrainer):
+    """SFTTrainer whose LM head projects only the positions that predict an answer token.
+
+    TRL's fused head scores every position unless Triton runs it (not on CPU) and recomputes the projection in
+    backward. Here the model returns logits for the answer positions only (`logits_to_keep`) and the loss is
+    their summed cross-entropy over the number of answer tokens in the optimizer step, as in TRL.
+    """
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = dict(inputs)
+        targets = inputs.pop("labels")[:, 1:]  # the logits at position i predict token i + 1
+        keep = (targets != -100).any(dim=0).nonzero().flatten()
+        outputs = model(**inputs, logits_to_keep=keep, use_cache=False)
+        targets = targets[:, keep]
+        loss = F.cross_entropy(
+            outputs.logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum"
+        )
+        count = (targets != -100).sum() if num_items_in_batch is None else num_items_in_batch
+        loss = loss / torch.as_tensor(count, device=loss.device).clamp(min=1)
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            loss = loss * self.accelerator.num_processes  # the count spans all ranks and DDP averages gradients
+        return (loss, outputs) if return_outputs else loss
+
 
 # ----------------------------------------------------------------------------------------- settings
 
@@ -134,15 +200,6 @@ def use_gradient_checkpointing(setting: str, device: torch.device) -> bool:
     if setting not in ("auto", "on", "off"):
         raise ValueError(f"train.gradient_checkpointing must be auto, on or off, got '{setting}'")
     return setting == "on" or (setting == "auto" and device.type == "cuda")
-
-
-def planned_steps(n_train: int, config: Config, world_size: int = 1) -> int:
-    """Optimizer steps the Trainer will run (it rounds the last partial accumulation up)."""
-    if config.train.max_steps > 0:
-        return config.train.max_steps
-    batches = math.ceil(n_train / (config.train.batch_size * world_size))
-    per_epoch = max(math.ceil(batches / config.train.grad_accum), 1)
-    return math.ceil(config.train.epochs * per_epoch)
 
 
 def world() -> tuple[int, int]:
@@ -298,11 +355,17 @@ def plot_loss_curve(log_history: list[dict[str, Any]], path: Path) -> None:
 
 
 def load_model(config: Config, device: torch.device, dtype: torch.dtype) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Base model in the training dtype; with `train.qlora`, 4-bit NF4 weights (CUDA + bitsandbytes only)."""
+    """Base model in the training dtype with per-example packed attention; with `train.qlora`, 4-bit NF4 weights."""
     if not config.train.qlora:
         model, tokenizer = load_base(config.model, device=device, dtype=dtype)
-        model.config.use_cache = False  # a KV cache would hide the packed-sequence boundaries from the mask
-        return model, tokenizer
+    else:
+        model, tokenizer = _load_4bit(config, device, dtype)
+    model.config.use_cache = False  # a KV cache would hide the packed-sequence boundaries from the mask
+    model.set_attn_implementation(PACKED_ATTENTION)
+    return model, tokenizer
+
+
+def _load_4bit(config: Config, device: torch.device, dtype: torch.dtype) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     if device.type != "cuda":
         raise TrainError("train.qlora needs a CUDA GPU (4-bit bitsandbytes kernels); set train.qlora=false on CPU")
     try:
@@ -320,7 +383,6 @@ def load_model(config: Config, device: torch.device, dtype: torch.dtype) -> tupl
     model = AutoModelForCausalLM.from_pretrained(
         resolve_source(config.model), quantization_config=quantization, dtype=dtype, device_map={"": device.index or 0}
     )
-    model.config.use_cache = False
     model = prepare_model_for_kbit_training(
         model, use_gradient_checkpointing=use_gradient_checkpointing(config.train.gradient_checkpointing, device)
     )
@@ -330,10 +392,10 @@ def load_model(config: Config, device: torch.device, dtype: torch.dtype) -> tupl
 # ----------------------------------------------------------------------------------------- training
 
 
-def sft_config(config: Config, device: torch.device, dtype: torch.dtype, checkpoints: Path):
+def sft_config(config: Config, device: torch.device, dtype: torch.dtype, checkpoints: Path, evaluate: bool = True) -> SFTConfig:
     """SFTConfig from our Config; precision set explicitly (TRL would otherwise default to bf16)."""
-    from trl import SFTConfig
-
+    if not 0 <= config.train.warmup_ratio < 1:
+        raise TrainError(f"train.warmup_ratio must be in [0, 1), got {config.train.warmup_ratio}")
     gradient_checkpointing = use_gradient_checkpointing(config.train.gradient_checkpointing, device)
     return SFTConfig(
         output_dir=str(checkpoints),
@@ -351,12 +413,13 @@ def sft_config(config: Config, device: torch.device, dtype: torch.dtype, checkpo
         data_seed=config.train.seed,
         fp16=dtype == torch.float16,
         bf16=dtype == torch.bfloat16,
-        gradient_checkpointing=gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if gradient_checkpointing else None,
+        activation_checkpointing=gradient_checkpointing,  # transformers 5 name of gradient_checkpointing
+        activation_checkpointing_kwargs={"use_reentrant": False} if gradient_checkpointing else None,
         padding_free=True,
         max_length=None,  # encode() already truncated to data.max_length
         completion_only_loss=True,  # a pre-tokenised dataset would otherwise train on prompt tokens too
-        eval_strategy="epoch",
+        prediction_loss_only=True,  # eval needs the loss only, not the logits gathered over the eval set
+        eval_strategy="epoch" if evaluate else "no",
         save_strategy="steps",
         save_steps=config.train.save_steps,
         save_total_limit=2,
@@ -368,16 +431,49 @@ def sft_config(config: Config, device: torch.device, dtype: torch.dtype, checkpo
     )
 
 
-def _last_checkpoint(checkpoints: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+def build_trainer(
+    config: Config,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    train_set,
+    eval_set,
+    device: torch.device,
+    dtype: torch.dtype,
+    callbacks: list[TrainerCallback] | tuple[TrainerCallback, ...] = (),
+) -> AnswerOnlySFTTrainer:
+    """The trainer `train` runs (the throughput benchmark times the same object)."""
+    args = sft_config(config, device, dtype, Path(config.output_dir) / CHECKPOINT_DIR, evaluate=eval_set is not None)
+    return AnswerOnlySFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        processing_class=tokenizer,
+        peft_config=build_lora_config(config.lora),
+        callbacks=list(callbacks),
+    )
 
-    return get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+
+def last_complete_checkpoint(checkpoints: Path) -> str | None:
+    """Newest checkpoint whose trainer_state.json (the Trainer writes it last) reads back.
+
+    A kill during a save leaves a checkpoint directory without it; resuming from that one would fail.
+    """
+    if not checkpoints.is_dir():
+        return None
+    steps = {int(m.group(1)): p for p in checkpoints.iterdir() if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name))}
+    for step in sorted(steps, reverse=True):
+        try:
+            json.loads((steps[step] / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            print(f"skipping incomplete checkpoint {steps[step]}")
+            continue
+        return str(steps[step])
+    return None
 
 
 def train(config: Config, resume: bool = False) -> TrainResult:
     """Fine-tune `config.model` with LoRA on `config.data` and write {output_dir}/adapter."""
-    from trl import SFTTrainer
-
     started = time.perf_counter()
     output_dir = Path(config.output_dir)
     adapter_dir = check_output_dir(output_dir)
@@ -396,27 +492,15 @@ def train(config: Config, resume: bool = False) -> TrainResult:
     train_set = encode_dataset(tokenizer, splits.train, config.data.max_length)
     eval_set = encode_dataset(tokenizer, splits.eval, config.data.max_length) if splits.eval else None
 
-    args = sft_config(config, device, dtype, checkpoints)
-    if not eval_set:
-        args.eval_strategy = "no"
-    resume_from = _last_checkpoint(checkpoints) if resume else None
+    nan_stop = NonFiniteLossStop()
+    trainer = build_trainer(config, model, tokenizer, train_set, eval_set, device, dtype, [nan_stop, RankReport()])
+    resume_from = last_complete_checkpoint(checkpoints) if resume else None
     if resume and resume_from is None:
         print(f"no checkpoint in {checkpoints}: starting from scratch")
     if not resume:
-        with args.main_process_first(desc="clearing old checkpoints"):
+        with trainer.args.main_process_first(desc="clearing old checkpoints"):
             if rank == 0 and checkpoints.exists():
                 shutil.rmtree(checkpoints)  # a fresh run must not resume into, or mix with, an older one
-
-    nan_stop = NonFiniteLossStop()
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=train_set,
-        eval_dataset=eval_set,
-        processing_class=tokenizer,
-        peft_config=build_lora_config(config.lora, config.model),
-        callbacks=[nan_stop, RankReport()],
-    )
     trainable, total = count_parameters(trainer.model)
     if rank == 0:
         print(
@@ -430,7 +514,7 @@ def train(config: Config, resume: bool = False) -> TrainResult:
     if nan_stop.bad_step is not None:
         raise TrainError(
             f"loss became NaN/inf at step {nan_stop.bad_step}: training stopped without writing an adapter. "
-            f"Last good checkpoint: {_last_checkpoint(checkpoints) or 'none'}. Lower train.learning_rate "
+            f"Last good checkpoint: {last_complete_checkpoint(checkpoints) or 'none'}. Lower train.learning_rate "
             f"(now {config.train.learning_rate}) or check precision (fp16 overflow) and resume or restart."
         )
     history = trainer.state.log_history
@@ -453,6 +537,8 @@ def train(config: Config, resume: bool = False) -> TrainResult:
     if trainer.is_world_process_zero():
         data_stats = report(splits)
         write_adapter(trainer, tokenizer, config, result, adapter_dir, data_stats, memory_before, memory_snapshot(device))
+        print(f"[rank {rank}] wrote {adapter_dir}", flush=True)
+    trainer.accelerator.wait_for_everyone()  # every rank returns once the adapter is in place
     return result
 
 
@@ -469,8 +555,10 @@ def write_adapter(
     """Stage adapter, tokenizer, card, log and curve in a temp dir beside the destination, then swap it in."""
     staging = Path(tempfile.mkdtemp(prefix=".adapter-", dir=adapter_dir.parent))
     try:
-        trainer.model.peft_config["default"].base_model_name_or_path = config.model
-        trainer.model.save_pretrained(staging, safe_serialization=True)
+        staging.chmod(0o755)  # mkdtemp makes it private; the adapter is meant to be shared
+        trainer.model.peft_config["default"].base_model_name_or_path = config.model  # a models.load_base source
+        # Embeddings are not trained; "auto" would look the base up on the Hub to decide whether to save them.
+        trainer.model.save_pretrained(staging, safe_serialization=True, save_embedding_layers=False)
         tokenizer.save_pretrained(staging)
         counts = {k: v for k, v in data_stats.items() if isinstance(v, int)}
         metrics = {"final_train_loss": result.train_loss, "eval_loss": result.eval_loss}
