@@ -240,3 +240,12 @@ def test_gguf_export_keeps_tensor_layout_and_llama_cpp_answers(tokenizer, tmp_pa
         step = np.abs(a).max() / 127
         assert np.abs(a - b).max() <= step  # a wrong row order would be off by whole weights
     assert_stops_at_end_of_turn(ChatEngine(LlamaCppBackend(exported, end_of_turn_ids(tokenizer), 1024), tokenizer))
+
+
+def test_cli_ask_streams_an_answer_and_reports_a_bad_adapter_cleanly(tiny_adapter, tmp_path, capsys):
+    from medassist.cli import main
+
+    assert main(["ask", "What is asthma?", "--adapter", str(tiny_adapter), "--max-new-tokens", "5"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(DISCLAIMER.strip())
+    assert main(["ask", "What is asthma?", "--adapter", str(tmp_path / "missing")]) == 2
+    assert "adapter directory not found" in capsys.readouterr().err
