@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(PY) -m medassist demo --profile cpu
 
 test: $(STAMP)
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)  # the browser test's Chromium
 	$(PY) -m pytest -q tests
 
 clean:
