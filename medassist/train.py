@@ -134,6 +134,7 @@ def encode_dataset(tokenizer: PreTrainedTokenizerBase, rows: list[dict[str, str]
         {"input_ids": [e.input_ids for e in encoded], "completion_mask": [e.completion_mask for e in encoded]}
     )
 
+
 # ----------------------------------------------------------------------------------------- packed attention
 
 
@@ -291,8 +292,9 @@ def write_model_card(
     data_counts: dict[str, Any],
     settings: dict[str, Any],
     metrics: dict[str, Any] | None = None,
+    final_dir: str | Path | None = None,
 ) -> Path:
-    """README.md for the adapter; evaluation calls it again with `metrics` to add its results."""
+    """README.md in `adapter_dir`; `final_dir` is where the adapter will live if it is being staged elsewhere."""
     lora, train = settings.get("lora", {}), settings.get("train", {})
     lines = [
         "---",
@@ -320,7 +322,7 @@ def write_model_card(
         "## Metrics",
     ]
     lines += [f"- {key}: {value}" for key, value in (metrics or {}).items()] or ["- not measured yet"]
-    lines += ["", "## Use", "```", f"medassist chat --adapter {Path(adapter_dir)}", "```", ""]
+    lines += ["", "## Use", "```", f"medassist chat --adapter {Path(final_dir or adapter_dir)}", "```", ""]
     path = Path(adapter_dir) / "README.md"
     staging = path.with_suffix(".md.tmp")
     staging.write_text("\n".join(lines))
@@ -562,7 +564,7 @@ def write_adapter(
         tokenizer.save_pretrained(staging)
         counts = {k: v for k, v in data_stats.items() if isinstance(v, int)}
         metrics = {"final_train_loss": result.train_loss, "eval_loss": result.eval_loss}
-        write_model_card(staging, config.model, config.data.source, counts, config.to_dict(), metrics)
+        write_model_card(staging, config.model, config.data.source, counts, config.to_dict(), metrics, adapter_dir)
         log = {
             "seconds": result.seconds,
             "steps": result.steps,
@@ -579,6 +581,8 @@ def write_adapter(
         }
         (staging / "training_log.json").write_text(json.dumps(log, indent=2))
         plot_loss_curve(result.log_history, staging / "loss_curve.png")
+        for path in staging.iterdir():
+            path.chmod(0o644)  # some writers create private files; the adapter is meant to be shared
         old = None
         if adapter_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=".adapter-old-", dir=adapter_dir.parent))

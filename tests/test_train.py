@@ -175,7 +175,8 @@ def test_smoke_train_writes_a_complete_adapter(smoke_run):
         assert (adapter / name).is_file(), name
     assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == TINY
     assert (adapter / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
-    assert "base_model: tiny" in (adapter / "README.md").read_text()
+    card = (adapter / "README.md").read_text()
+    assert "base_model: tiny" in card and f"--adapter {adapter}\n" in card
     assert not [p for p in adapter.parent.iterdir() if p.name.startswith(".adapter")]  # no staging left behind
 
     log = json.loads((adapter / "training_log.json").read_text())
