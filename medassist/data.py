@@ -234,3 +234,27 @@ def format_report(figures: dict[str, Any]) -> str:
         )
         lines.append(f"over max_length={figures['max_length']}  {figures['rows_over_max_length']:,} (answers truncated)")
     return "\n".join(lines)
+
+
+def plot_lengths(splits: Splits, tokenizer: PreTrainedTokenizerBase | None = None, max_length: int | None = None):
+    """Histograms of question and answer lengths in words (and whole examples in tokens, given a tokenizer).
+
+    Returns the matplotlib figure, so a notebook shows it and a script can save it.
+    """
+    import matplotlib.pyplot as plt
+
+    rows = splits.train + splits.eval
+    panels = [("question words", [len(r["input"].split()) for r in rows]),
+              ("answer words", [len(r["output"].split()) for r in rows])]
+    if tokenizer is not None:
+        panels.append(("tokens per example", [len(encode(tokenizer, r, 10**9).input_ids) for r in rows]))
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5))
+    for axis, (title, values) in zip(axes, panels):
+        axis.hist(values, bins=30, color="#4c72b0")
+        axis.set_title(f"{title} (median {int(np.median(values))})")
+        axis.set_ylabel("examples")
+    if tokenizer is not None and max_length:
+        axes[-1].axvline(max_length, color="red", linestyle="--", label=f"max_length {max_length}")
+        axes[-1].legend()
+    figure.tight_layout()
+    return figure
