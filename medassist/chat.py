@@ -7,8 +7,9 @@ Choices, and why:
   `hf` (transformers `generate`, fp32 on CPU: the default, it runs wherever the package does) and
   `llama.cpp` (the merged model exported once to a GGUF file, projections in Q8_0, run by
   `llama-cpp-python`). On 2 CPU cores fp32 decode is bound by reading ~0.5 GB of weights per token;
-  the GGUF reads ~4x less and decodes ~5x faster, at the price of int8 rounding that can change
-  answers after some tokens (bench/chat_latency.py measures both speed and agreement).
+  the GGUF reads ~4x less and decodes ~3x faster, at the price of int8 rounding that can change
+  answers after some tokens (bench/chat_latency.py measures both speed and agreement). Both reuse
+  the system prompt's KV cache, so the first token comes after processing only the new text.
 - One lock serialises generation. On 2 cores a second concurrent `generate` would only split the
   cores between two answers and slow both; requests instead run one after another, in order.
 - User text is checked (empty, too long), neutralised (`prompts.neutralize`) so control strings
@@ -20,6 +21,7 @@ Choices, and why:
 from __future__ import annotations
 
 import atexit
+import copy
 import hashlib
 import json
 import queue
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteria, TextStreamer
+from transformers import DynamicCache, GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteria, TextStreamer
 
 from .config import GenerationSettings
 from .prompts import SYSTEM_PROMPT, build_messages, render_prompt
@@ -373,14 +375,32 @@ class _Cancelled(StoppingCriteria):
 
 
 class HFBackend:
-    """transformers `generate` on the (merged) model: exact fp32 numerics, works on any device."""
+    """transformers `generate` on the (merged) model: fp32 on CPU, works on any device.
+
+    The system prompt opens every conversation, so its KV cache is computed once and a copy seeds each
+    request: only the history and the new message are processed before the first token.
+    """
 
     name = "hf"
 
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, stop_ids: list[int]):
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, stop_ids: list[int],
+                 system_prompt: str = SYSTEM_PROMPT):
         self.model = model
         self.tokenizer = tokenizer
         self.stop_ids = stop_ids
+        system_turn = tokenizer.apply_chat_template([{"role": "system", "content": system_prompt}], tokenize=False)
+        self.prefix_ids: list[int] = tokenizer(system_turn, add_special_tokens=False)["input_ids"]
+        self._prefix_cache: DynamicCache | None = None
+
+    def prefix_cache(self, prompt_ids: list[int]) -> DynamicCache | None:
+        """A fresh copy of the system prompt's KV cache when `prompt_ids` starts with it (called under the engine lock)."""
+        n = len(self.prefix_ids)
+        if len(prompt_ids) <= n or prompt_ids[:n] != self.prefix_ids:
+            return None
+        if self._prefix_cache is None:
+            device = next(self.model.parameters()).device
+            self._prefix_cache = self.model(torch.tensor([self.prefix_ids], device=device), use_cache=True, logits_to_keep=1).cache
+        return copy.deepcopy(self._prefix_cache)
 
     def generation_config(self, settings: GenerationSettings) -> GenerationConfig:
         sampling = settings.temperature > 0
@@ -401,6 +421,7 @@ class HFBackend:
         self.model.generate(
             input_ids=inputs,
             attention_mask=torch.ones_like(inputs),
+            cache=self.prefix_cache(prompt_ids),
             generation_config=self.generation_config(settings),
             streamer=pieces,
             stopping_criteria=[_Cancelled(cancel)],
@@ -411,10 +432,10 @@ class HFBackend:
 
 
 class LlamaCppBackend:
-    """llama.cpp on a merged GGUF export: ~5x faster decode on CPU, Q8_0 rounding (answers measured in the bench).
+    """llama.cpp on a merged GGUF export: ~3x faster decode on CPU, Q8_0 rounding (answers measured in the bench).
 
     llama.cpp keeps the KV cache of the previous prompt, so the shared system prompt is not recomputed.
-    Its repetition penalty covers the last `n_ctx` tokens, which here is the whole conversation, as in `hf`.
+    Its repetition penalty counts the tokens it generated (up to `n_ctx` of them); `hf` also counts the prompt's.
     """
 
     name = "llama.cpp"

@@ -70,6 +70,17 @@ def test_merged_and_unmerged_greedy_answers_match(engine, tiny_adapter):
     assert "merged" in engine.description and str(tiny_adapter) in engine.description
 
 
+def test_cached_system_prompt_gives_the_same_answer_as_a_full_prompt(engine, tokenizer):
+    from medassist.chat import HFBackend
+
+    model, stop_ids = engine.backend.model, engine.backend.stop_ids
+    uncached = ChatEngine(HFBackend(model, tokenizer, stop_ids, system_prompt="a different prompt"), tokenizer)
+    question = "How is asthma treated?"
+    assert engine.backend.prefix_cache(engine.prompt_ids(question)) is not None
+    assert uncached.backend.prefix_cache(uncached.prompt_ids(question)) is None
+    assert greedy_tokens(engine, question) == greedy_tokens(uncached, question)
+
+
 def test_history_is_trimmed_oldest_first_keeping_system_prompt_and_message(engine, tokenizer):
     history = [(f"question number {i} " + "about anatomy " * 8, f"answer number {i} " + "with details " * 8) for i in range(8)]
     small = ChatEngine(engine.backend, tokenizer, context_tokens=300)
