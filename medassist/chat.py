@@ -223,7 +223,7 @@ def load_model(
 # Exporting a merged model to GGUF for llama.cpp
 
 GGUF_EXPORT_VERSION = 1  # part of the cache key: bump when the export format changes
-GGUF_PROJECTIONS = {
+GGUF_LAYER_TENSORS = {
     "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
     "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
     "ffn_down": "mlp.down_proj", "attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
@@ -251,9 +251,9 @@ def hf_tensor_name(gguf_name: str) -> str:
     if base in GGUF_GLOBALS:
         return f"{GGUF_GLOBALS[base]}.{suffix}"
     match = re.fullmatch(r"blk\.(\d+)\.(\w+)", base)
-    if not match or match.group(2) not in GGUF_PROJECTIONS:
+    if not match or match.group(2) not in GGUF_LAYER_TENSORS:
         raise ChatError(f"cannot map GGUF tensor '{gguf_name}' to a Llama parameter")
-    return f"model.layers.{match.group(1)}.{GGUF_PROJECTIONS[match.group(2)]}.{suffix}"
+    return f"model.layers.{match.group(1)}.{GGUF_LAYER_TENSORS[match.group(2)]}.{suffix}"
 
 
 def rope_interleave(weight: torch.Tensor, heads: int) -> torch.Tensor:
