@@ -148,6 +148,33 @@ def test_padding_free_loss_equals_token_weighted_loss_of_each_example_alone(tiny
     assert abs(unmasked - total / count) > 1e-4
 
 
+def test_accumulated_micro_batches_give_the_gradient_of_one_batch(cards, tokenizer, tmp_path):
+    """The loss divides by the answer tokens of the whole optimizer step, as the Trainer's num_items_in_batch says."""
+    config = smoke(cards, tmp_path, "lora.dropout=0", "train.grad_accum=2")
+    rows = [json.loads(line) for line in cards.read_text().splitlines()][:8]
+    model = tiny_llama(tokenizer)
+    model.set_attn_implementation(PACKED_ATTENTION)
+    trainer = build_trainer(config, model, tokenizer, encode_dataset(tokenizer, rows, 128), None,
+                            torch.device("cpu"), torch.float32)
+    trainer.create_optimizer_and_scheduler(num_training_steps=1)
+    for name, parameter in trainer.model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(parameter, std=0.02)  # B starts at zero, which would leave A without gradient
+
+    def step_gradient(batches) -> torch.Tensor:
+        answer_tokens = sum(batch["labels"][:, 1:].ne(-100).sum() for batch in batches)
+        for batch in batches:
+            trainer.training_step(trainer.model, batch, answer_tokens)
+        gradient = torch.cat([p.grad.flatten() for p in trainer.model.parameters() if p.requires_grad])
+        trainer.model.zero_grad()
+        return gradient
+
+    examples = [trainer.train_dataset[i] for i in range(8)]
+    accumulated = step_gradient([trainer.data_collator(examples[:3]), trainer.data_collator(examples[3:])])
+    whole = step_gradient([trainer.data_collator(examples)])
+    assert torch.allclose(accumulated, whole, rtol=1e-4, atol=1e-7) and whole.abs().max() > 0
+
+
 def test_cpu_precision_is_fp32_whatever_trls_default(tmp_path):
     args = sft_config(load_profile("cpu"), torch.device("cpu"), torch.float32, tmp_path)
     assert (args.bf16, args.fp16, args.gradient_checkpointing) == (False, False, False)
