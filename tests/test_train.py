@@ -244,7 +244,7 @@ def test_adapter_reloads_with_the_final_weights(smoke_run):
 def test_sigkill_then_resume_finishes_the_planned_steps(cards, tmp_path):
     output = tmp_path / "run"
     args = ["train", "--profile", "smoke", "--output", str(output), "--source", str(cards),
-            "--set", "train.max_steps=300", "--set", "train.save_steps=10", "--set", "train.logging_steps=50"]
+            "--set", "train.max_steps=80", "--set", "train.save_steps=5", "--set", "train.logging_steps=20"]
     process = subprocess.Popen([sys.executable, "-m", "medassist", *args], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoints = output / CHECKPOINT_DIR
@@ -259,9 +259,9 @@ def test_sigkill_then_resume_finishes_the_planned_steps(cards, tmp_path):
     resumed = run_cli(*args, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resume from {killed_at}" in resumed.stdout
-    assert "trained 300/300 steps" in resumed.stdout
+    assert "trained 80/80 steps" in resumed.stdout
     log = json.loads((output / "adapter" / "training_log.json").read_text())
-    assert log["steps"] == log["planned_steps"] == 300
+    assert log["steps"] == log["planned_steps"] == 80
 
 
 def test_incomplete_checkpoint_is_skipped_on_resume(tmp_path):
