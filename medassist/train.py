@@ -362,7 +362,7 @@ def load_model(config: Config, device: torch.device, dtype: torch.dtype) -> tupl
         model, tokenizer = load_base(config.model, device=device, dtype=dtype)
     else:
         model, tokenizer = _load_4bit(config, device, dtype)
-    model.config.use_cache = False  # a KV cache would hide the packed-sequence boundaries from the mask
+    model.config.use_cache = False  # training needs no KV cache, and one would hide packed-row bounds from the mask
     model.set_attn_implementation(PACKED_ATTENTION)
     return model, tokenizer
 
