@@ -23,7 +23,6 @@ from __future__ import annotations
 import atexit
 import copy
 import hashlib
-import json
 import queue
 import re
 import tempfile
@@ -78,6 +77,7 @@ EMERGENCY_SIGNS: dict[str, re.Pattern[str]] = {
 }
 
 Pair = tuple[str, str]
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ChatError(ValueError):
@@ -110,6 +110,12 @@ def check_message(message: str, max_chars: int = MAX_MESSAGE_CHARS) -> str | Non
             "Please shorten it and ask again."
         )
     return None
+
+
+def encodable(text: str) -> str:
+    """`text` with lone UTF-16 surrogates replaced by U+FFFD: JSON (so the Gradio API) can carry them, but UTF-8
+    cannot, and the tokenizer raises on them."""
+    return LONE_SURROGATE.sub("\ufffd", text)
 
 
 def check_settings(settings: GenerationSettings) -> None:
@@ -173,49 +179,17 @@ def history_pairs(history: Iterable[Pair | dict[str, Any]] | None) -> list[Pair]
 # Loading a base model and an adapter
 
 
-def adapter_base(adapter_dir: Path) -> str:
-    """The base model an adapter records (base_model_name_or_path), with clear errors when it is not an adapter."""
-    if not adapter_dir.is_dir():
-        raise ChatError(f"adapter directory not found: {adapter_dir}")
-    config_path = adapter_dir / "adapter_config.json"
-    if not config_path.is_file():
-        raise ChatError(f"{adapter_dir} is not a PEFT adapter: it has no adapter_config.json")
-    if not (adapter_dir / "adapter_model.safetensors").is_file():
-        raise ChatError(f"{adapter_dir} has no adapter_model.safetensors (only safetensors adapters are loaded)")
-    try:
-        recorded = json.loads(config_path.read_text()).get("base_model_name_or_path")
-    except json.JSONDecodeError as error:
-        raise ChatError(f"{config_path} is not valid JSON ({error.msg})") from error
-    if not recorded:
-        raise ChatError(f"{config_path} does not record base_model_name_or_path; pass the base model explicitly")
-    return recorded
-
-
 def load_model(
     adapter: str | Path | None, base: str | None = None, merge: bool = True
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, str]:
     """(model, tokenizer, base source): the base named by the adapter (or `base`), the adapter applied and merged."""
-    from peft import PeftModel
-    from safetensors import safe_open
-
-    from .evaluate import EvalError, check_adapter_shapes
-    from .models import load_base
+    from .models import load_adapter, load_base
 
     if adapter is None:
         source = base or "embedded"
         model, tokenizer = load_base(source)
         return model, tokenizer, source
-    adapter_dir = Path(adapter)
-    recorded = adapter_base(adapter_dir)
-    source = base or recorded
-    model, tokenizer = load_base(source)
-    with safe_open(str(adapter_dir / "adapter_model.safetensors"), framework="pt") as weights:
-        shapes = {key: tuple(weights.get_slice(key).get_shape()) for key in weights.keys()}
-    try:
-        check_adapter_shapes(model, shapes, source, adapter_dir)
-    except EvalError as error:
-        raise ChatError(f"adapter {adapter_dir} was trained on base '{recorded}' and does not fit base '{source}': {error}") from error
-    tuned = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+    tuned, tokenizer, source = load_adapter(adapter, base)
     return (tuned.merge_and_unload() if merge else tuned).eval(), tokenizer, source
 
 
@@ -506,7 +480,7 @@ class ChatEngine:
     ) -> ChatEngine:
         """Base (from the adapter's config unless `base` is given) + adapter, merged, on the chosen backend."""
         from .evaluate import end_of_turn_ids
-        from .models import load_tokenizer
+        from .models import adapter_base, load_tokenizer
 
         if backend not in BACKENDS:
             raise ChatError(f"unknown backend '{backend}': choose one of {', '.join(BACKENDS)}")
@@ -533,7 +507,8 @@ class ChatEngine:
         budget = self.context_tokens - max_new_tokens
         if budget <= 0:
             raise ChatError(f"max_new_tokens={max_new_tokens} leaves no room for the prompt in the {self.context_tokens}-token context")
-        pairs = history_pairs(history)
+        message = encodable(message)
+        pairs = [(encodable(user), encodable(assistant)) for user, assistant in history_pairs(history)]
         for start in range(len(pairs) + 1):  # drop the oldest turn until the rest fits
             messages = build_messages(self.tokenizer, message, history=pairs[start:], system_prompt=self.system_prompt)
             ids = self.tokenizer(render_prompt(self.tokenizer, messages), add_special_tokens=False)["input_ids"]

@@ -117,54 +117,17 @@ def generate_answers(
 
 
 def load_tuned(adapter_dir: str | Path, base: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Base model named in the adapter's config plus the LoRA adapter (safetensors only), in eval mode."""
-    from peft import PeftModel
-    from safetensors import safe_open
+    """Base model named in the adapter's config plus the LoRA adapter (safetensors only), in eval mode.
 
-    from .models import load_base
+    Unlike chat, evaluation refuses a base other than the recorded one: the comparison would be meaningless.
+    """
+    from .models import adapter_base, load_adapter
 
-    adapter_dir = Path(adapter_dir)
-    if not adapter_dir.is_dir():
-        raise FileNotFoundError(f"adapter directory not found: {adapter_dir}")
-    config_path = adapter_dir / "adapter_config.json"
-    weights_path = adapter_dir / "adapter_model.safetensors"
-    if not config_path.is_file():
-        raise EvalError(f"{adapter_dir} is not a PEFT adapter: no adapter_config.json")
-    if not weights_path.is_file():
-        raise EvalError(f"{adapter_dir} has no adapter_model.safetensors (only safetensors adapters are loaded)")
-    try:
-        recorded = json.loads(config_path.read_text()).get("base_model_name_or_path")
-    except json.JSONDecodeError as error:
-        raise EvalError(f"{config_path} is not valid JSON ({error.msg})") from error
-    if not recorded:
-        raise EvalError(f"{config_path} does not record base_model_name_or_path")
+    recorded = adapter_base(adapter_dir)
     if base is not None and base != recorded:
         raise EvalError(f"adapter {adapter_dir} was trained on base '{recorded}', but base '{base}' was requested")
-    model, tokenizer = load_base(recorded)
-    with safe_open(str(weights_path), framework="pt") as weights:
-        shapes = {key: tuple(weights.get_slice(key).get_shape()) for key in weights.keys()}
-    check_adapter_shapes(model, shapes, recorded, adapter_dir)
-    tuned = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
-    return tuned.eval(), tokenizer
-
-
-def check_adapter_shapes(model: torch.nn.Module, shapes: dict[str, tuple[int, ...]], base: str, adapter_dir: Path) -> None:
-    """Fail with a readable message when LoRA matrices do not fit the base model's layers."""
-    modules = dict(model.named_modules())
-    for key, shape in shapes.items():
-        for part, axis, attribute in ((".lora_A.", 1, "in_features"), (".lora_B.", 0, "out_features")):
-            if part not in key:
-                continue
-            name = key.split(part)[0].removeprefix("base_model.model.")
-            module = modules.get(name)
-            if module is None:
-                raise EvalError(f"adapter {adapter_dir} targets layer '{name}', which base '{base}' does not have")
-            expected = getattr(module, attribute, None)
-            if expected is not None and shape[axis] != expected:
-                raise EvalError(
-                    f"adapter {adapter_dir} does not fit base '{base}': {key} has shape {list(shape)}, "
-                    f"but layer '{name}' has {attribute}={expected}"
-                )
+    tuned, tokenizer, _ = load_adapter(adapter_dir)
+    return tuned, tokenizer
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ Weights load from safetensors only and `trust_remote_code` is never set.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
@@ -42,6 +43,10 @@ TINY_TOKENIZER_SOURCE = EMBEDDED  # the tiny test model borrows the embedded tok
 
 class ModelLoadError(RuntimeError):
     """A model source could not be resolved or loaded; the message says what to do instead."""
+
+
+class AdapterError(ValueError):
+    """A directory is not a usable PEFT adapter for the requested base; the message names the file."""
 
 
 def cache_root() -> Path:
@@ -217,3 +222,60 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
     """(trainable, total) parameter counts; `parameters()` yields tied tensors once."""
     parameters = list(model.parameters())
     return sum(p.numel() for p in parameters if p.requires_grad), sum(p.numel() for p in parameters)
+
+
+def adapter_base(adapter_dir: str | Path) -> str:
+    """The base model an adapter records (base_model_name_or_path), with clear errors when it is not an adapter."""
+    adapter_dir = Path(adapter_dir)
+    if not adapter_dir.is_dir():
+        raise AdapterError(f"adapter directory not found: {adapter_dir}")
+    config_path = adapter_dir / "adapter_config.json"
+    if not config_path.is_file():
+        raise AdapterError(f"{adapter_dir} is not a PEFT adapter: it has no adapter_config.json")
+    if not (adapter_dir / "adapter_model.safetensors").is_file():
+        raise AdapterError(f"{adapter_dir} has no adapter_model.safetensors (only safetensors adapters are loaded)")
+    try:
+        recorded = json.loads(config_path.read_text()).get("base_model_name_or_path")
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise AdapterError(f"{config_path} is not valid JSON ({error})") from error
+    if not recorded:
+        raise AdapterError(f"{config_path} does not record base_model_name_or_path; pass the base model explicitly")
+    return recorded
+
+
+def check_adapter_shapes(model: torch.nn.Module, adapter_dir: Path, recorded: str, base: str) -> None:
+    """Fail with a readable message when the LoRA matrices do not fit the base model's layers.
+
+    PEFT would otherwise fail deep in `load_state_dict` with a size-mismatch dump, or, for a layer the
+    base lacks, silently skip it.
+    """
+    from safetensors import safe_open
+
+    with safe_open(str(adapter_dir / "adapter_model.safetensors"), framework="pt") as weights:
+        shapes = {key: tuple(weights.get_slice(key).get_shape()) for key in weights.keys()}
+    modules = dict(model.named_modules())
+    prefix = f"adapter {adapter_dir} was trained on base '{recorded}' and does not fit base '{base}'"
+    for key, shape in shapes.items():
+        for part, axis, attribute in ((".lora_A.", 1, "in_features"), (".lora_B.", 0, "out_features")):
+            if part not in key:
+                continue
+            name = key.split(part)[0].removeprefix("base_model.model.")
+            module = modules.get(name)
+            if module is None:
+                raise AdapterError(f"{prefix}: it targets layer '{name}', which the base does not have")
+            expected = getattr(module, attribute, None)
+            if expected is not None and shape[axis] != expected:
+                raise AdapterError(f"{prefix}: {key} has shape {list(shape)}, but layer '{name}' has {attribute}={expected}")
+
+
+def load_adapter(adapter_dir: str | Path, base: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, str]:
+    """(base + LoRA adapter in eval mode, tokenizer, base source); the base is the recorded one unless `base` is given."""
+    from peft import PeftModel
+
+    adapter_dir = Path(adapter_dir)
+    recorded = adapter_base(adapter_dir)
+    source = base or recorded
+    model, tokenizer = load_base(source)
+    check_adapter_shapes(model, adapter_dir, recorded, source)
+    tuned = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+    return tuned.eval(), tokenizer, source

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import re
 import shutil
 import tempfile
@@ -45,6 +46,7 @@ from .prompts import encode
 
 ADAPTER_DIR = "adapter"
 CHECKPOINT_DIR = "checkpoints"
+CHECKPOINTS_KEPT = 2  # save_total_limit: the last two, in case the newest is cut off mid-write
 ADAPTER_MARKER = "adapter_config.json"
 PACKED_ATTENTION = "sdpa_packed"
 
@@ -231,6 +233,26 @@ def check_output_dir(output_dir: Path) -> Path:
     except OSError as error:
         raise TrainError(f"output directory {output_dir} is not writable: {error}") from error
     return adapter_dir
+
+
+def check_free_space(output_dir: Path, trainable_params: int) -> None:
+    """Fail before training when the disk cannot hold the checkpoints and the adapter, not an hour in."""
+    fp32_bytes = 4
+    per_checkpoint = 3 * trainable_params * fp32_bytes  # LoRA weights + AdamW's two moments
+    # One checkpoint more than kept exists while the oldest is rotated out; the adapter is staged, then swapped in.
+    needed = per_checkpoint * (CHECKPOINTS_KEPT + 1) + 2 * trainable_params * fp32_bytes
+    free = shutil.disk_usage(output_dir).free
+    if free < needed:
+        raise TrainError(
+            f"not enough free disk space for {output_dir}: {free / 1e6:,.0f} MB free, but checkpoints and the adapter "
+            f"need about {needed / 1e6:,.0f} MB; free some space or pick another --output"
+        )
+
+
+def remove_stale_staging(adapter_dir: Path) -> None:
+    """Delete adapters half-staged by a run that was killed while saving; they are never the destination."""
+    for stale in adapter_dir.parent.glob(f".{ADAPTER_DIR}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------------------- callbacks
@@ -424,7 +446,7 @@ def sft_config(config: Config, device: torch.device, dtype: torch.dtype, checkpo
         eval_strategy="epoch" if evaluate else "no",
         save_strategy="steps",
         save_steps=config.train.save_steps,
-        save_total_limit=2,
+        save_total_limit=CHECKPOINTS_KEPT,
         logging_steps=config.train.logging_steps,
         logging_nan_inf_filter=False,  # a NaN must reach the NonFiniteLossStop callback
         report_to="none",
@@ -504,6 +526,7 @@ def train(config: Config, resume: bool = False) -> TrainResult:
             if rank == 0 and checkpoints.exists():
                 shutil.rmtree(checkpoints)  # a fresh run must not resume into, or mix with, an older one
     trainable, total = count_parameters(trainer.model)
+    check_free_space(output_dir, trainable)
     if rank == 0:
         print(
             f"trainable params: {trainable:,} || all params: {total:,} || trainable%: {100 * trainable / total:.4f}\n"
@@ -512,7 +535,15 @@ def train(config: Config, resume: bool = False) -> TrainResult:
             flush=True,
         )
 
-    output = trainer.train(resume_from_checkpoint=resume_from)
+    try:
+        output = trainer.train(resume_from_checkpoint=resume_from)
+    except pickle.UnpicklingError as error:
+        if resume_from is None:
+            raise
+        raise TrainError(
+            f"checkpoint {resume_from} holds a file that is not plain tensors (it may carry code), so it was not "
+            f"loaded. Delete {resume_from} to resume from the checkpoint before it, or train without --resume"
+        ) from error
     if nan_stop.bad_step is not None:
         raise TrainError(
             f"loss became NaN/inf at step {nan_stop.bad_step}: training stopped without writing an adapter. "
@@ -555,6 +586,7 @@ def write_adapter(
     memory_after: dict[str, float],
 ) -> None:
     """Stage adapter, tokenizer, card, log and curve in a temp dir beside the destination, then swap it in."""
+    remove_stale_staging(adapter_dir)
     staging = Path(tempfile.mkdtemp(prefix=".adapter-", dir=adapter_dir.parent))
     try:
         staging.chmod(0o755)  # mkdtemp makes it private; the adapter is meant to be shared

@@ -22,7 +22,7 @@ from medassist.chat import (
     serving_engine,
 )
 from medassist.config import LORA_TARGET_MODULES, GenerationSettings
-from medassist.models import TINY, tiny_llama
+from medassist.models import TINY, AdapterError, tiny_llama
 
 GREEDY = GenerationSettings(temperature=0.0, max_new_tokens=20, repetition_penalty=1.0)
 
@@ -193,16 +193,16 @@ def test_gradio_history_is_read_without_the_engines_decorations():
 
 
 def test_missing_or_broken_adapter_is_a_clear_error(tmp_path):
-    with pytest.raises(ChatError, match="adapter directory not found"):
+    with pytest.raises(AdapterError, match="adapter directory not found"):
         ChatEngine.load(tmp_path / "nowhere")
-    with pytest.raises(ChatError, match="no adapter_config.json"):
+    with pytest.raises(AdapterError, match="no adapter_config.json"):
         ChatEngine.load(tmp_path)
     with pytest.raises(ChatError, match="unknown backend"):
         ChatEngine.load(None, TINY, backend="onnx")
 
 
 def test_adapter_on_a_base_with_other_shapes_names_both_bases(tiny_adapter):
-    with pytest.raises(ChatError, match=r"trained on base 'tiny' and does not fit base 'embedded'"):
+    with pytest.raises(AdapterError, match=r"trained on base 'tiny' and does not fit base 'embedded'"):
         ChatEngine.load(tiny_adapter, base="embedded")
 
 

@@ -32,7 +32,7 @@ from medassist.evaluate import (
     valid_eval_rows,
     write_report,
 )
-from medassist.models import EMBEDDED, load_base, tiny_llama
+from medassist.models import EMBEDDED, AdapterError, load_base, tiny_llama
 from medassist.prompts import encode
 
 ROWS = [
@@ -208,12 +208,15 @@ def test_adapter_base_mismatch_is_named(tiny_adapter, tokenizer, tmp_path):
         load_tuned(tiny_adapter, base="embedded")
     narrow = tmp_path / "narrow"
     add_perturbed_lora(tiny_llama(tokenizer, hidden_size=32, intermediate_size=64)).save_pretrained(narrow)
-    with pytest.raises(EvalError, match=r"does not fit base 'tiny'.*in_features=64"):
+    with pytest.raises(AdapterError, match=r"does not fit base 'tiny'.*in_features=64"):
         load_tuned(narrow)
-    with pytest.raises(FileNotFoundError, match="adapter directory not found"):
+    with pytest.raises(AdapterError, match="adapter directory not found"):
         load_tuned(tmp_path / "missing")
+    (tiny_adapter / "adapter_config.json").write_text("{not json")
+    with pytest.raises(AdapterError, match="adapter_config.json is not valid JSON"):
+        load_tuned(tiny_adapter)
     (tiny_adapter / "adapter_model.safetensors").unlink()
-    with pytest.raises(EvalError, match="safetensors"):
+    with pytest.raises(AdapterError, match="safetensors"):
         load_tuned(tiny_adapter)
 
 
