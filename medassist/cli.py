@@ -63,7 +63,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     from .evaluate import sweep
 
     config = config_from_args(args)
-    results = sweep(config)
+    results = sweep(config, resume=args.resume)
     columns = ("experiment", "train_loss", "eval_loss", "rougeL", "bleu4_corpus", "ppl_answer")
     print("".join(f"{c:>18}" for c in columns))
     for row in results:
@@ -202,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser("sweep", help="train and evaluate the four experiments, write experiments.csv")
     _add_config_arguments(sweep)
+    sweep.add_argument("--resume", action="store_true",
+                       help="skip experiments already trained and evaluated with the same settings")
     sweep.set_defaults(handler=cmd_sweep)
 
     chat = commands.add_parser("chat", help="chat in the terminal with a base model and adapter, answers streamed")

@@ -566,8 +566,14 @@ EXPERIMENT_COLUMNS = (
 )
 
 
-def sweep(config: Config, experiments: dict[str, list[str]] | None = None, progress: bool = True) -> list[dict[str, Any]]:
-    """Train and evaluate each experiment into {output_dir}/sweep/<name>; write experiments.csv/.png there."""
+def sweep(
+    config: Config, experiments: dict[str, list[str]] | None = None, progress: bool = True, resume: bool = False
+) -> list[dict[str, Any]]:
+    """Train and evaluate each experiment into {output_dir}/sweep/<name>; write experiments.csv/.png there.
+
+    With `resume`, an experiment whose adapter was trained with exactly these settings and already evaluated is
+    read back instead of trained again, so an interrupted hour-long sweep continues where it stopped.
+    """
     from .config import apply_overrides
     from .models import load_base
     from .train import train
@@ -580,22 +586,29 @@ def sweep(config: Config, experiments: dict[str, list[str]] | None = None, progr
     results: list[dict[str, Any]] = []
     for name, overrides in experiments.items():
         run_config = apply_overrides(config, [*overrides, f"output_dir={sweep_dir / name}"])
-        trained = train(run_config)
-        tuned, _ = load_tuned(trained.adapter_dir, base=config.model)
-        report = compare_scores(base_scores, score_model(tuned, tokenizer, rows, run_config, progress), rows, run_config)
-        write_report(report, Path(run_config.output_dir) / "eval")
-        rouge, ppl = report.metric("rougeL"), report.metric("ppl_answer")
+        run_dir = Path(run_config.output_dir)
+        finished = _finished_experiment(run_dir, run_config) if resume else None
+        if finished is not None:
+            print(f"{name}: trained and evaluated with these settings already, read from {run_dir}")
+            train_loss, eval_loss, metrics = finished
+        else:
+            trained = train(run_config)
+            tuned, _ = load_tuned(trained.adapter_dir, base=config.model)
+            report = compare_scores(base_scores, score_model(tuned, tokenizer, rows, run_config, progress), rows, run_config)
+            write_report(report, run_dir / "eval")
+            train_loss, eval_loss, metrics = trained.train_loss, trained.eval_loss, {m.name: asdict(m) for m in report.metrics}
+            del tuned
+        rouge, ppl = metrics["rougeL"], metrics["ppl_answer"]
         results.append({
             "experiment": name, "changed": " ".join(overrides) or "(profile)",
             "learning_rate": run_config.train.learning_rate, "lora_r": run_config.lora.r,
             "lora_alpha": run_config.lora.alpha, "epochs": run_config.train.epochs,
-            "train_loss": trained.train_loss, "eval_loss": trained.eval_loss,
-            "rougeL": rouge.tuned, "rougeL_change": rouge.change, "rougeL_ci_low": rouge.ci_low,
-            "rougeL_ci_high": rouge.ci_high, "bleu4_corpus": report.metric("bleu4_corpus").tuned,
-            "ppl_answer": ppl.tuned, "ppl_answer_ratio": ppl.change, "ppl_answer_ci_low": ppl.ci_low,
-            "ppl_answer_ci_high": ppl.ci_high, "adapter_dir": str(trained.adapter_dir),
+            "train_loss": train_loss, "eval_loss": eval_loss,
+            "rougeL": rouge["tuned"], "rougeL_change": rouge["change"], "rougeL_ci_low": rouge["ci_low"],
+            "rougeL_ci_high": rouge["ci_high"], "bleu4_corpus": metrics["bleu4_corpus"]["tuned"],
+            "ppl_answer": ppl["tuned"], "ppl_answer_ratio": ppl["change"], "ppl_answer_ci_low": ppl["ci_low"],
+            "ppl_answer_ci_high": ppl["ci_high"], "adapter_dir": str(run_dir / "adapter"),
         })
-        del tuned
     results.insert(0, {
         "experiment": "base (no adapter)", "changed": "(no fine-tuning)",
         "rougeL": float(np.mean(base_scores.per_example["rougeL"])),
@@ -604,6 +617,20 @@ def sweep(config: Config, experiments: dict[str, list[str]] | None = None, progr
     })
     write_experiments(results, sweep_dir)
     return results
+
+
+def _finished_experiment(run_dir: Path, run_config: Config) -> tuple[float, float | None, dict[str, dict]] | None:
+    """(train loss, eval loss, metrics) of a run with exactly `run_config`'s settings that was evaluated, else None."""
+    log_path, metrics_path = run_dir / "adapter" / "training_log.json", run_dir / "eval" / "metrics.json"
+    if not (log_path.is_file() and metrics_path.is_file()):
+        return None
+    try:
+        log, metrics = json.loads(log_path.read_text()), json.loads(metrics_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if log.get("settings") != json.loads(json.dumps(run_config.to_dict())):
+        return None
+    return log["train_loss"], log["eval_loss"], metrics["metrics"]
 
 
 def write_experiments(results: list[dict[str, Any]], sweep_dir: Path) -> None:

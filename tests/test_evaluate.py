@@ -11,7 +11,7 @@ import torch
 from peft import LoraConfig, get_peft_model
 
 from medassist.cli import main
-from medassist.config import load_profile
+from medassist.config import apply_overrides, load_profile
 from medassist.evaluate import (
     BleuStats,
     EvalError,
@@ -29,6 +29,7 @@ from medassist.evaluate import (
     rouge_scores,
     select_eval_rows,
     sequence_nll,
+    sweep,
     valid_eval_rows,
     write_report,
 )
@@ -240,3 +241,21 @@ def test_embedded_model_answers_in_batches():
     single = generate_answers(model, tokenizer, questions, max_new_tokens=16, batch_size=1, progress=False)
     assert batched == single
     assert all(len(answer.split()) >= 3 and "<|im_end|>" not in answer for answer in batched)
+
+
+def test_resumed_sweep_reads_finished_runs_back_and_retrains_changed_ones(tmp_path, capsys):
+    config = apply_overrides(load_profile("smoke"), [f"output_dir={tmp_path}", "eval.max_new_tokens=4",
+                                                     "eval.bootstrap_samples=50", "train.max_steps=2"])
+    experiments = {"primary": [], "rank2": ["lora.r=2", "lora.alpha=4"]}
+    first = sweep(config, experiments, progress=False)
+    weights = tmp_path / "sweep" / "primary" / "adapter" / "adapter_model.safetensors"
+    written = weights.stat().st_mtime_ns
+    capsys.readouterr()
+
+    assert sweep(config, experiments, progress=False, resume=True) == first
+    assert capsys.readouterr().out.count("trained and evaluated with these settings already") == 2
+    assert weights.stat().st_mtime_ns == written
+
+    sweep(config, {"primary": ["train.learning_rate=5e-4"]}, progress=False, resume=True)
+    assert weights.stat().st_mtime_ns != written, "a run with other settings must be trained again"
+    assert len((tmp_path / "sweep" / "experiments.csv").read_text().splitlines()) == 3  # header, base, primary
