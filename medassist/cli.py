@@ -85,7 +85,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print(f"\n[2/3] LoRA fine-tuning of {config.model} ({config.name} profile)")
     result = train(config)
     print(f"trained {result.steps} steps in {result.seconds:.0f} s, eval loss {result.eval_loss}")
-    print(f"\n[3/3] base vs fine-tuned on held-out questions")
+    print("\n[3/3] base vs fine-tuned on held-out questions")
     report, paths = evaluate_adapter(config, result.adapter_dir)
     print(format_report(report))
     example = report.rows[0]
