@@ -19,10 +19,8 @@ Needs llama-cpp-python (pip install -e '.[bench]').
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import shlex
 import statistics
 import sys
 import threading
@@ -39,6 +37,7 @@ from medassist.chat import ChatEngine, StreamStats, load_model  # noqa: E402
 from medassist.config import GenerationSettings, load_profile  # noqa: E402
 from medassist.evaluate import end_of_turn_ids  # noqa: E402
 from medassist.models import EMBEDDED, embedded_gguf_path  # noqa: E402
+from record import command_line, write_result  # noqa: E402
 
 QUESTIONS = [
     "What are the symptoms of iron deficiency anemia?",
@@ -246,14 +245,12 @@ def main() -> None:
     for name, met in checks.items():
         print(f"  {'met  ' if met else 'MISSED'} {name}")
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(dict(
-        command=" ".join(shlex.quote(a) for a in [".venv/bin/python", "bench/chat_latency.py", *sys.argv[1:]]),
+    print()
+    write_result(dict(
+        command=command_line(),
         adapter=str(adapter), threads=args.threads, load_average=[load_before, os.getloadavg()[0]], max_new_tokens=args.max_new_tokens, questions=QUESTIONS,
         figures=figures, ratios=ratios, agreement=agree, targets=checks,
-    ), indent=2))
-    print(f"\nwrote {out}")
+    ), args.out)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,8 @@ is measured side by side; the script also counts how many of the answers are ide
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ from medassist.config import SAMPLE_FLASHCARDS  # noqa: E402
 from medassist.data import clean, load_records  # noqa: E402
 from medassist.evaluate import generate_answers  # noqa: E402
 from medassist.models import EMBEDDED, load_base  # noqa: E402
+from record import command_line, write_result  # noqa: E402
 
 FALLBACK_DATA = ROOT.parent / "shared" / "data" / "medical_meadow_wikidoc_patient_information.json"
 
@@ -65,7 +64,7 @@ def main() -> None:
     batched_s = time.perf_counter() - start
 
     matches = sum(a == b for a, b in zip(one_at_a_time, batched))
-    command = " ".join(shlex.quote(part) for part in [".venv/bin/python", "bench/eval_throughput.py", *sys.argv[1:]])
+    command = command_line()
     result = {
         "command": command,
         "questions": len(items),
@@ -89,12 +88,7 @@ def main() -> None:
     print(f"batched (bs={args.batch_size}):  {batched_s:8.1f} s  ({len(items) / batched_s:.2f} questions/s)")
     print(f"speed-up:         {sequential_s / batched_s:.2f}x")
     print(f"identical greedy outputs: {matches}/{len(items)}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temp = out.with_suffix(".json.tmp")
-    temp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(temp, out)
-    print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,8 @@ interleaved rounds and each figure is its best round (the least disturbed one); 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import shlex
 import sys
 import tempfile
 import time
@@ -38,6 +36,7 @@ from medassist.config import SAMPLE_FLASHCARDS, apply_overrides, load_profile  #
 from medassist.data import prepare  # noqa: E402
 from medassist.models import count_parameters, load_base  # noqa: E402
 from medassist.train import build_lora_config, build_trainer, encode_dataset, load_model  # noqa: E402
+from record import command_line, write_result  # noqa: E402
 
 FALLBACK_DATA = ROOT.parent / "shared" / "data" / "medical_meadow_wikidoc_patient_information.json"
 CPU, FP32 = torch.device("cpu"), torch.float32
@@ -169,7 +168,7 @@ def main() -> None:
     seed_rate, our_rate, ceiling = (max(column) for column in zip(*rounds))
     gemm_rate = ceiling * flops_per_token / 1e9
     load_after = os.getloadavg()[0]
-    command = " ".join(shlex.quote(part) for part in [".venv/bin/python", "bench/train_throughput.py", *sys.argv[1:]])
+    command = command_line()
     result = {
         "command": command,
         "source": Path(source).name,
@@ -201,12 +200,7 @@ def main() -> None:
     print(f"(c) GEMM ceiling:   {ceiling:7.1f} tokens/s   ({gemm_rate:.1f} GFLOP/s / (4 x {base_params / 1e6:.1f} M parameters))")
     print(f"(b) / (a):          {our_rate / seed_rate:7.2f}x   (target >= 1.5x)")
     print(f"(b) / (c):          {our_rate / ceiling:7.0%}   (target >= 60%)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temp = out.with_suffix(".json.tmp")
-    temp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(temp, out)
-    print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from peft import LoraConfig, get_peft_model
 from medassist.cli import main
 from medassist.config import apply_overrides, load_profile
 from medassist.evaluate import (
-    BleuStats,
     EvalError,
     ModelScores,
     SequenceNLL,
