@@ -5,7 +5,8 @@
 
 Environment: MEDASSIST_ADAPTER (adapter directory, default medical_lora_adapter/ next to this file),
 MEDASSIST_BASE (base model; default: the one the adapter records), MEDASSIST_BACKEND (hf, the default,
-or llama.cpp), MEDASSIST_MAX_NEW_TOKENS (the slider's starting value), PORT (default 7860).
+or llama.cpp), MEDASSIST_MAX_NEW_TOKENS (the slider's starting value), MEDASSIST_QUEUE_SIZE (requests
+that may wait for the model, default 32; past it Gradio refuses new ones with "queue is full"), PORT (default 7860).
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def main() -> None:
     except (ValueError, ModelLoadError) as error:  # ChatError is a ValueError: a clear line, not a traceback
         sys.exit(f"MedAssist cannot start: {error}")
     # One generation at a time: on 2 CPU cores a second one would only halve the speed of both (see medassist.chat).
-    app = build_app(engine, note).queue(default_concurrency_limit=1, max_size=32)
+    queue_size = int(os.environ.get("MEDASSIST_QUEUE_SIZE", 32))
+    app = build_app(engine, note).queue(default_concurrency_limit=1, max_size=queue_size)
     port = os.environ.get("PORT")
     app.launch(server_port=int(port) if port else None)
 

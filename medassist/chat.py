@@ -509,16 +509,26 @@ class ChatEngine:
             raise ChatError(f"max_new_tokens={max_new_tokens} leaves no room for the prompt in the {self.context_tokens}-token context")
         message = encodable(message)
         pairs = [(encodable(user), encodable(assistant)) for user, assistant in history_pairs(history)]
-        for start in range(len(pairs) + 1):  # drop the oldest turn until the rest fits
+
+        def render(start: int) -> list[int]:
             messages = build_messages(self.tokenizer, message, history=pairs[start:], system_prompt=self.system_prompt)
-            ids = self.tokenizer(render_prompt(self.tokenizer, messages), add_special_tokens=False)["input_ids"]
-            if len(ids) <= budget:
-                return ids
-        raise ChatError(
-            f"Your message is too long for this model: with the system prompt it needs {len(ids):,} tokens, but the "
-            f"{self.context_tokens:,}-token context leaves {budget:,} after reserving {max_new_tokens} for the answer. "
-            "Please shorten it."
-        )
+            return self.tokenizer(render_prompt(self.tokenizer, messages), add_special_tokens=False)["input_ids"]
+
+        ids = render(len(pairs))
+        if len(ids) > budget:
+            raise ChatError(
+                f"Your message is too long for this model: with the system prompt it needs {len(ids):,} tokens, but the "
+                f"{self.context_tokens:,}-token context leaves {budget:,} after reserving {max_new_tokens} for the answer. "
+                "Please shorten it."
+            )
+        # Add earlier turns newest first while they fit. Each render stays within the context, so a long session
+        # costs a few short renders, not one render of the whole history per dropped turn (quadratic, seconds).
+        for start in range(len(pairs) - 1, -1, -1):
+            longer = render(start)
+            if len(longer) > budget:
+                break
+            ids = longer
+        return ids
 
     def stream(
         self,

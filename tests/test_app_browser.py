@@ -6,21 +6,16 @@ no browser is downloaded and nothing leaves localhost.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from reliability.load import running_app
 
-ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 DISCLAIMER_TEXT = "not personal medical advice"
+XSS_MESSAGE = '<script>window.__pwned = 1</script> <img src=x onerror="window.__pwned=2"> What is asthma?'
 
 pytestmark = [
     pytest.mark.slow,
@@ -43,47 +38,14 @@ def embedded_adapter(tmp_path_factory) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(embedded_adapter, tmp_path_factory) -> Iterator[str]:
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("app") / "app.log"
-    env = {
-        **os.environ,
-        "MEDASSIST_ADAPTER": str(embedded_adapter),
-        "PORT": str(port),
-        "MEDASSIST_MAX_NEW_TOKENS": "60",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-    }
-    with log_path.open("w") as log:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
+    env = {"MEDASSIST_ADAPTER": str(embedded_adapter), "MEDASSIST_MAX_NEW_TOKENS": "60"}
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"app.py exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not serve {url} within 180 s:\n{log_path.read_text()}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        with running_app(env, tmp_path_factory.mktemp("app") / "app.log") as url:
+            yield url
+    except RuntimeError as error:  # app.py exited or never served its page: the log is in the message
+        pytest.fail(str(error))
 
 
 def test_chat_app_streams_answers_with_disclaimer_and_urgent_notice(app_url, embedded_adapter):
@@ -116,5 +78,16 @@ def test_chat_app_streams_answers_with_disclaimer_and_urgent_notice(app_url, emb
             expect(bot.last).to_contain_text("This may be a medical emergency", timeout=60_000)
             expect(bot.last).to_contain_text(DISCLAIMER_TEXT, timeout=180_000)
             page.screenshot(path=str(ARTIFACTS / "chat_app_emergency.png"), full_page=True)
+
+            textbox = page.locator("textarea").first  # Gradio 6 clears the placeholder once a typed message is answered
+            textbox.fill(XSS_MESSAGE)
+            textbox.press("Enter")
+            expect(bot).to_have_count(3, timeout=60_000)
+            expect(bot.last).to_contain_text(DISCLAIMER_TEXT, timeout=180_000)
+            shown = page.locator('[data-testid="user"]').last
+            expect(shown).to_contain_text("What is asthma?")  # the message is shown, with its markup made inert
+            assert page.evaluate("typeof window.__pwned") == "undefined"  # neither the script nor onerror ran
+            chat = page.locator('[data-testid="user"], [data-testid="bot"]')
+            assert chat.locator("script, iframe, [onerror], [onload]").count() == 0
         finally:
             browser.close()
