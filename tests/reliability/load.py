@@ -3,7 +3,8 @@
 - `running_app`: start app.py on a free local port and stop it afterwards (the browser test uses it too);
 - `chat_sessions`: N sessions, each asking one question after another, for a bounded time, with the time to
   first token of every request as the client sees it (queueing included: with one generation at a time,
-  that wait is what a user feels). The client polls its event stream every 50 ms, so times are that coarse;
+  that wait is what a user feels). The app keeps each session's history, so later questions carry the
+  earlier turns. The client polls its event stream every 50 ms, so times are that coarse;
 - `queue_burst`: more requests at once than the queue holds: the extra ones must be refused at once with
   Gradio's queue-full error, and the app must go on serving.
 """

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable
+from typing import Any
 
 import pytest
 
-from medassist.chat import DISCLAIMER, EMPTY_MESSAGE_REPLY, ChatEngine, check_message, history_pairs
+from medassist.chat import DISCLAIMER, EMPTY_MESSAGE_REPLY, ChatEngine, Pair, check_message, history_pairs
 from medassist.config import GenerationSettings
 from medassist.models import TINY, load_tokenizer
 from medassist.prompts import ZEPHYR_TEMPLATE, build_messages, render_prompt
@@ -25,7 +27,8 @@ TEMPLATES = ("chatml", "zephyr")
 class UnguardedEngine(ChatEngine):
     """The engine with neutralisation left out: user text goes into the chat template exactly as typed."""
 
-    def prompt_ids(self, message, history=None, max_new_tokens=256):
+    def prompt_ids(self, message: str, history: Iterable[Pair | dict[str, Any]] | None = None,
+                   max_new_tokens: int = 256) -> list[int]:
         messages = [{"role": "system", "content": self.system_prompt}]
         for user, assistant in history_pairs(history):
             messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]

@@ -1,0 +1,153 @@
+"""Reliability and security figures, one section at a time, on the real model and the real web app.
+
+    .venv/bin/python bench/robustness.py [--sections chat,load] [--adapter medical_lora_adapter] [--seconds 60]
+
+Sections (SECTIONS maps each name to a function that measures it and returns its figures):
+- chat: the 100 hostile messages of tests/reliability/hostile.py (control strings of both chat formats,
+  role-play, 100,000 characters, null bytes, bidi marks, emoji, HTML) through the embedded model with the
+  adapter, greedy: cases, crashes and broken turns (both must be 0), and answers with no words of the model's own;
+- load: `python app.py` (embedded model + adapter) with 8 Gradio client sessions asking one question after
+  another for --seconds: completed requests, errors (must be 0), p50/p95 time to first token as the client
+  sees it (queueing behind the other sessions included); then queue size + 8 requests at once: the extra
+  ones must get Gradio's queue-full error at once and the app must answer a request afterwards.
+
+Each section's figures, with the command line that produced them, replace that section in --out
+(bench/results/robustness.json by default), which is written atomically; other sections are kept.
+Exits 1 when a figure that must be 0 is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from medassist.chat import ChatEngine  # noqa: E402
+from medassist.config import GenerationSettings  # noqa: E402
+from record import command_line, write_result  # noqa: E402
+from tests.reliability.hostile import hostile_messages, run_turn  # noqa: E402
+
+Figures = dict[str, Any]
+
+
+def chat_section(args: argparse.Namespace) -> Figures:
+    """The hostile messages through the engine the app serves, each judged by `judge_turn`."""
+    engine = ChatEngine.load(args.adapter) if args.adapter else ChatEngine.load(None, "embedded")
+    defaults = GenerationSettings()
+    settings = GenerationSettings(temperature=0.0, max_new_tokens=args.max_new_tokens,
+                                  repetition_penalty=defaults.repetition_penalty)
+    started = time.perf_counter()
+    results = []
+    for number, (category, message) in enumerate(hostile_messages(), start=1):
+        result = run_turn(engine, category, message, settings)
+        results.append(result)
+        if result.crash or result.broken:
+            print(f"  {number:3d} {category}: {result.crash or result.broken}", flush=True)
+        elif number % 25 == 0:
+            print(f"  {number} messages", flush=True)
+    failures = [dict(category=r.category, message=r.message[:120], crash=r.crash, broken=r.broken)
+                for r in results if r.crash or r.broken]
+    return dict(
+        model=engine.description, max_new_tokens=args.max_new_tokens, decoding="greedy",
+        cases=len(results), crashes=sum(r.crash is not None for r in results),
+        broken_turns=sum(r.broken is not None for r in results), silent_answers=sum(r.silent for r in results),
+        cases_per_category=dict(Counter(r.category for r in results)), seconds=round(time.perf_counter() - started, 1),
+        failures=failures,
+    )
+
+
+def load_section(args: argparse.Namespace) -> Figures:
+    """`app.py` under concurrent sessions, then a burst past its queue, through the Gradio client."""
+    from app import EXAMPLES
+    from tests.reliability.load import chat_sessions, queue_burst, running_app
+
+    env = {"MEDASSIST_QUEUE_SIZE": str(args.queue_size)}
+    if args.adapter:
+        env["MEDASSIST_ADAPTER"] = args.adapter
+    else:
+        env.update(MEDASSIST_ADAPTER=str(ROOT / "no-adapter"), MEDASSIST_BASE="embedded")
+    with tempfile.TemporaryDirectory() as folder, running_app(env, Path(folder) / "app.log") as url:
+        load = chat_sessions(url, EXAMPLES, sessions=args.sessions, seconds=args.seconds,
+                             max_new_tokens=args.load_max_new_tokens)
+        summary = load.summary()
+        print(f"  {summary['completed']} answers, {summary['errors']} errors; bursting the queue", flush=True)
+        burst = queue_burst(url, args.queue_size, EXAMPLES[0], extra=8, max_new_tokens=50)
+    return dict(
+        adapter=args.adapter or "none (embedded base)", **summary,
+        queue_size=args.queue_size, queue_submitted=burst["submitted"], queue_accepted=burst["accepted"],
+        queue_refused=burst["refused"], queue_refusal_messages=burst["refusal_messages"],
+        queue_last_refusal_s=burst["last_refusal_s"], queue_other_failures=len(burst["other_failures"]) + burst["undecided"],
+        served_after_burst=burst["served_after"], after_burst_answer_s=burst["follow_up_s"],
+    )
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], Figures]] = {"chat": chat_section, "load": load_section}
+# Figures that must be 0 (by section); a run that breaks one exits 1.
+MUST_BE_ZERO: dict[str, tuple[str, ...]] = {"chat": ("crashes", "broken_turns"), "load": ("errors", "queue_other_failures")}
+
+
+def print_table(name: str, figures: Figures) -> None:
+    """One row per figure; lists and mappings are shown by their size or inline, failures one per line."""
+    print(f"\n== {name} ==")
+    width = max(len(key) for key in figures)
+    for key, value in figures.items():
+        if key == "failures":
+            continue
+        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else value
+        mark = ("  (must be 0: FAIL)" if value else "  (must be 0)") if key in MUST_BE_ZERO.get(name, ()) else ""
+        print(f"  {key:<{width}}  {shown}{mark}")
+    for failure in figures.get("failures", []):
+        print(f"  ! {failure}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sections", default="chat,load", help=f"comma-separated, from: {', '.join(SECTIONS)}")
+    parser.add_argument("--adapter", default="medical_lora_adapter", help="adapter directory; '' for the embedded base alone")
+    parser.add_argument("--max-new-tokens", type=int, default=48, help="chat: answer length per hostile message")
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=60, help="load: how long sessions keep asking")
+    parser.add_argument("--load-max-new-tokens", type=int, default=100, help="load: answer length (slider: 50-400)")
+    parser.add_argument("--queue-size", type=int, default=32, help="load: the app's queue size (app.py's default is 32)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads in this process (chat section)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "robustness.json"))
+    args = parser.parse_args()
+    names = [name.strip() for name in args.sections.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    torch.set_num_threads(args.threads)
+
+    out = Path(args.out)
+    result: dict[str, Any] = json.loads(out.read_text()) if out.is_file() else {}
+    sections = result.setdefault("sections", {})
+    failed = []
+    for name in names:
+        print(f"[{name}]", flush=True)
+        figures = SECTIONS[name](args)
+        print_table(name, figures)
+        failed += [f"{name}.{key}" for key in MUST_BE_ZERO.get(name, ()) if figures.get(key)]
+        sections[name] = dict(
+            command=command_line(), finished=time.strftime("%Y-%m-%d %H:%M:%S"), load_average=list(os.getloadavg()),
+            cpu=platform.processor() or platform.machine(), cpu_count=os.cpu_count(), figures=figures,
+        )
+        write_result(result, out)  # after each section, so a later section's failure keeps this one's figures
+    if failed:
+        sys.exit(f"figures that must be 0 are not: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
