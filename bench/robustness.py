@@ -1,8 +1,13 @@
 """Reliability and security figures, one section at a time, on the real model and the real web app.
 
-    .venv/bin/python bench/robustness.py [--sections chat,load] [--adapter medical_lora_adapter] [--seconds 60]
+    .venv/bin/python bench/robustness.py [--sections data,training,artefacts,chat,load] [--adapter medical_lora_adapter] [--seconds 60]
 
 Sections (SECTIONS maps each name to a function that measures it and returns its figures):
+- data: the malformed files of tests/reliability/malformed.py (JSON, JSONL, CSV, Parquet, the file system):
+  cases, crashes, clear errors naming file and row, vague errors, cases losing rows silently (0, 0, 0);
+- training: `medassist train` (smoke profile) SIGKILLed at three points then `--resume`d: half-written adapters
+  and runs not finishing the planned steps (both 0); a read-only output directory: exit code, time to the error;
+- artefacts: pickles and remote code planted beside adapters, base models and checkpoints: executed (0);
 - chat: the 100 hostile messages of tests/reliability/hostile.py (control strings of both chat formats,
   role-play, 100,000 characters, null bytes, bidi marks, emoji, HTML) through the embedded model with the
   adapter, greedy: cases, crashes and broken turns (both must be 0), and answers with no words of the model's own;
@@ -41,6 +46,79 @@ from record import command_line, write_result  # noqa: E402
 from tests.reliability.hostile import hostile_messages, run_turn  # noqa: E402
 
 Figures = dict[str, Any]
+
+
+def data_section(args: argparse.Namespace) -> Figures:
+    """Every malformed file of tests/reliability/malformed.py through the loader."""
+    from tests.reliability.malformed import cases, judge
+
+    with tempfile.TemporaryDirectory() as temp:
+        outcomes = [judge(case, Path(temp)) for case in cases()]
+    verdicts = Counter(outcome.verdict for outcome in outcomes)
+    for outcome in outcomes:
+        print(f"  {outcome.case:<36} {outcome.verdict:<12} {outcome.detail[:90]}")
+    return {
+        "cases": len(outcomes),
+        "formats": sorted({case.suffix for case in cases()}),
+        "crashes": verdicts["crash"],
+        "clear_errors_naming_file_and_row": verdicts["clear error"],
+        "vague_errors": verdicts["vague error"],
+        "accepted_with_every_row_accounted": verdicts["accepted"],
+        "cases_losing_rows_silently": verdicts["rows lost"],
+    }
+
+
+def training_section(args: argparse.Namespace) -> Figures:
+    """SIGKILL at each kill point then --resume; a read-only and a full output directory."""
+    from medassist import cli, train  # noqa: F401 - imported before `nobody` runs the CLI: it cannot read root's Python
+    from tests.reliability.killpoints import KILL_POINTS, kill_then_resume, smoke_train_args
+    from tests.reliability.unprivileged import call_as_nobody
+
+    figures: dict[str, Any] = {"kill_points": {}}
+    with tempfile.TemporaryDirectory() as temp:
+        for point, where in KILL_POINTS.items():
+            output = Path(temp) / point
+            outcome = kill_then_resume(point, smoke_train_args(output), output)
+            ok = (outcome["killed"] and not outcome["adapter_after_kill"] and outcome["resumed"]
+                  and outcome["steps"] == outcome["planned_steps"] and not outcome["staging_left"])
+            figures["kill_points"][point] = {key: outcome[key] for key in (
+                "killed", "adapter_after_kill", "resumed", "steps", "planned_steps", "staging_left")}
+            print(f"  SIGKILL {where}: resumed {outcome['steps']}/{outcome['planned_steps']} steps, "
+                  f"adapter present after the kill: {outcome['adapter_after_kill']} -> {'ok' if ok else 'FAILED'}")
+        figures["half_written_adapters"] = sum(f["adapter_after_kill"] for f in figures["kill_points"].values())
+        figures["runs_not_finishing_the_plan"] = sum(
+            not (f["resumed"] and f["steps"] == f["planned_steps"]) for f in figures["kill_points"].values())
+
+        Path(temp).chmod(0o755)  # `nobody` must reach the read-only folder to be refused by it
+        read_only = Path(temp) / "read-only"
+        read_only.mkdir(mode=0o555)
+        started = time.perf_counter()
+        code, printed = call_as_nobody(cli.main, ["train", *smoke_train_args(read_only / "out")])
+        figures["read_only_output"] = {
+            "exit_code": code, "seconds_to_error": round(time.perf_counter() - started, 2),
+            "message": printed.strip().splitlines()[-1] if printed.strip() else "",
+            "before_model_load": "trainable params" not in printed,
+        }
+        print(f"  read-only output: exit {code} after {figures['read_only_output']['seconds_to_error']} s: "
+              f"{figures['read_only_output']['message']}")
+    return figures
+
+
+def artefacts_section(args: argparse.Namespace) -> Figures:
+    """Planted pickles and remote code: ignored or refused, never executed."""
+    from medassist.models import EMBEDDED, load_tokenizer
+    from tests.reliability.artefact_cases import CASES, SAFE_VERDICTS, run_case
+
+    tokenizer = load_tokenizer(EMBEDDED)
+    outcomes = [run_case(name, tokenizer) for name in CASES]
+    for outcome in outcomes:
+        print(f"  {outcome.case:<48} {outcome.verdict}")
+    return {
+        "cases": len(outcomes),
+        "safe": sum(outcome.verdict in SAFE_VERDICTS[outcome.case] for outcome in outcomes),
+        "executed_planted_code": sum(outcome.verdict == "EXECUTED" for outcome in outcomes),
+        "outcomes": {outcome.case: outcome.verdict for outcome in outcomes},
+    }
 
 
 def chat_section(args: argparse.Namespace) -> Figures:
@@ -94,9 +172,18 @@ def load_section(args: argparse.Namespace) -> Figures:
     )
 
 
-SECTIONS: dict[str, Callable[[argparse.Namespace], Figures]] = {"chat": chat_section, "load": load_section}
+SECTIONS: dict[str, Callable[[argparse.Namespace], Figures]] = {
+    "data": data_section, "training": training_section, "artefacts": artefacts_section,
+    "chat": chat_section, "load": load_section,
+}
 # Figures that must be 0 (by section); a run that breaks one exits 1.
-MUST_BE_ZERO: dict[str, tuple[str, ...]] = {"chat": ("crashes", "broken_turns"), "load": ("errors", "queue_other_failures")}
+MUST_BE_ZERO: dict[str, tuple[str, ...]] = {
+    "data": ("crashes", "vague_errors", "cases_losing_rows_silently"),
+    "training": ("half_written_adapters", "runs_not_finishing_the_plan"),
+    "artefacts": ("executed_planted_code",),
+    "chat": ("crashes", "broken_turns"),
+    "load": ("errors", "queue_other_failures"),
+}
 
 
 def print_table(name: str, figures: Figures) -> None:
@@ -115,7 +202,7 @@ def print_table(name: str, figures: Figures) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sections", default="chat,load", help=f"comma-separated, from: {', '.join(SECTIONS)}")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, from: {', '.join(SECTIONS)}")
     parser.add_argument("--adapter", default="medical_lora_adapter", help="adapter directory; '' for the embedded base alone")
     parser.add_argument("--max-new-tokens", type=int, default=48, help="chat: answer length per hostile message")
     parser.add_argument("--sessions", type=int, default=8)

@@ -1,7 +1,8 @@
 """Run a function as the unprivileged user `nobody`, because root reads and writes files whatever their mode.
 
 The function runs in a forked child (the interpreter, and everything imported, is already in memory, so
-`nobody` needs no access to the Python installation); its printed output and integer result come back.
+`nobody` needs no access to the Python installation: import what the function needs before calling); its
+printed output and integer result come back.
 """
 
 from __future__ import annotations
