@@ -34,7 +34,7 @@ def embedded_adapter(tmp_path_factory) -> Path:
     tuned = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
     tuned.peft_config["default"].base_model_name_or_path = EMBEDDED
     path = tmp_path_factory.mktemp("medical_lora_adapter")
-    tuned.save_pretrained(path)
+    tuned.save_pretrained(path, save_embedding_layers=False)
     return path
 
 

@@ -34,7 +34,7 @@ def save_adapter(model: torch.nn.Module, base: str, path: Path, seed: int = 0) -
         torch.manual_seed(seed)
         tuned = get_peft_model(model, config)
         tuned.peft_config["default"].base_model_name_or_path = base  # what train.py records
-    tuned.save_pretrained(path)
+    tuned.save_pretrained(path, save_embedding_layers=False)
     return path
 
 

@@ -1,5 +1,4 @@
 import json
-import os
 
 import pandas as pd
 import pytest
@@ -100,17 +99,12 @@ def test_bad_files_raise_an_error_naming_the_file(tmp_path, name, content, messa
     assert name in str(error.value)
 
 
-def test_missing_file_directory_and_unreadable_file(tmp_path):
+def test_missing_file_and_directory(tmp_path):
+    # An unreadable file is checked in tests/reliability (as user nobody: root reads anything).
     with pytest.raises(DataError, match="file not found"):
         load_records(str(tmp_path / "nope.json"))
     with pytest.raises(DataError, match="is a directory"):
         load_records(str(tmp_path))
-    locked = write_jsonl(tmp_path / "locked.jsonl", [card("What is the antidote for heparin?", "Protamine sulfate.")])
-    locked.chmod(0)
-    if os.access(locked, os.R_OK):
-        pytest.skip("running as root: permissions are not enforced")
-    with pytest.raises(DataError, match="permission denied"):
-        load_records(str(locked))
 
 
 def test_null_values_are_counted_not_silently_lost(tmp_path):

@@ -192,7 +192,7 @@ def test_compare_and_write_report_end_to_end(tokenizer, smoke_config, tmp_path):
 @pytest.fixture
 def tiny_adapter(tokenizer, tmp_path):
     adapter_dir = tmp_path / "adapter"
-    add_perturbed_lora(tiny_llama(tokenizer)).save_pretrained(adapter_dir)
+    add_perturbed_lora(tiny_llama(tokenizer)).save_pretrained(adapter_dir, save_embedding_layers=False)
     return adapter_dir
 
 
@@ -207,7 +207,9 @@ def test_adapter_base_mismatch_is_named(tiny_adapter, tokenizer, tmp_path):
     with pytest.raises(EvalError, match="trained on base 'tiny', but base 'embedded' was requested"):
         load_tuned(tiny_adapter, base="embedded")
     narrow = tmp_path / "narrow"
-    add_perturbed_lora(tiny_llama(tokenizer, hidden_size=32, intermediate_size=64)).save_pretrained(narrow)
+    add_perturbed_lora(tiny_llama(tokenizer, hidden_size=32, intermediate_size=64)).save_pretrained(
+        narrow, save_embedding_layers=False
+    )
     with pytest.raises(AdapterError, match=r"does not fit base 'tiny'.*in_features=64"):
         load_tuned(narrow)
     with pytest.raises(AdapterError, match="adapter directory not found"):
