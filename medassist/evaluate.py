@@ -14,7 +14,9 @@ import io
 import json
 import math
 import os
+import platform
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -615,7 +617,7 @@ def sweep(
         "bleu4_corpus": corpus_bleu_from_stats(base_scores.bleu),
         "ppl_answer": corpus_perplexity(*base_scores.nll_arrays("answer")),
     })
-    write_experiments(results, sweep_dir)
+    write_experiments(results, sweep_dir, config)
     return results
 
 
@@ -633,12 +635,19 @@ def _finished_experiment(run_dir: Path, run_config: Config) -> tuple[float, floa
     return log["train_loss"], log["eval_loss"], metrics["metrics"]
 
 
-def write_experiments(results: list[dict[str, Any]], sweep_dir: Path) -> None:
+def write_experiments(results: list[dict[str, Any]], sweep_dir: Path, config: Config) -> None:
+    """experiments.csv for people and spreadsheets; experiments.json adds when, where and with which settings."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=EXPERIMENT_COLUMNS, restval="")
     writer.writeheader()
     writer.writerows(results)
     _write_text(sweep_dir / "experiments.csv", buffer.getvalue())
+    provenance = {
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None, "torch": torch.__version__,
+        "settings": config.to_dict(), "experiments": results,
+    }
+    _write_text(sweep_dir / "experiments.json", json.dumps(provenance, indent=2))
     plot_experiments(results, sweep_dir / "experiments.png")
 
 

@@ -249,6 +249,9 @@ def test_resumed_sweep_reads_finished_runs_back_and_retrains_changed_ones(tmp_pa
                                                      "eval.bootstrap_samples=50", "train.max_steps=2"])
     experiments = {"primary": [], "rank2": ["lora.r=2", "lora.alpha=4"]}
     first = sweep(config, experiments, progress=False)
+    recorded = json.loads((tmp_path / "sweep" / "experiments.json").read_text())
+    assert recorded["experiments"] == json.loads(json.dumps(first))
+    assert recorded["settings"]["output_dir"] == str(tmp_path) and recorded["torch"] == torch.__version__
     weights = tmp_path / "sweep" / "primary" / "adapter" / "adapter_model.safetensors"
     written = weights.stat().st_mtime_ns
     capsys.readouterr()
