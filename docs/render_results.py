@@ -1,0 +1,221 @@
+"""Render the README's result tables from the result files in the repository, so no figure is typed by hand.
+
+    .venv/bin/python docs/render_results.py           # rewrite the marked blocks of README.md
+    .venv/bin/python docs/render_results.py --check   # exit 1 when README.md differs (tests/test_readme.py)
+
+A block is the text between `<!-- results:NAME -->` and `<!-- /results:NAME -->`; RENDERERS maps each NAME
+to the function that writes it from its file (metrics.json, training_log.json, bench/results/*.json,
+docs/results/experiments.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+ADAPTER = ROOT / "medical_lora_adapter"
+BENCH = ROOT / "bench" / "results"
+EXPERIMENTS = ROOT / "docs" / "results" / "experiments.json"
+BLOCK = re.compile(r"(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /results:(?P=name) -->)", re.DOTALL)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def adapter_metrics() -> str:
+    report, log = _read(ADAPTER / "metrics.json"), _read(ADAPTER / "training_log.json")
+    labels = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "bleu4_corpus": "BLEU-4 (corpus)",
+              "bleu4_sentence": "BLEU-4 (sentence mean)", "ppl_whole": "perplexity, whole sequence",
+              "ppl_answer": "perplexity, answer only"}
+    rows = []
+    for key, label in labels.items():
+        metric = report["metrics"][key]
+        if metric["change_kind"] == "ratio":
+            rows.append([label, f"{metric['base']:.2f}", f"{metric['tuned']:.2f}", f"{metric['change']:.2f}x",
+                         f"[{metric['ci_low']:.2f}, {metric['ci_high']:.2f}]"])
+        else:
+            digits = 2 if key.startswith("bleu") else 4
+            rows.append([label, f"{metric['base']:.{digits}f}", f"{metric['tuned']:.{digits}f}",
+                         f"{metric['change']:+.{digits}f}", f"[{metric['ci_low']:.{digits}f}, {metric['ci_high']:.{digits}f}]"])
+    intro = (f"Embedded SmolLM2-135M-Instruct + `medical_lora_adapter/` on the {report['n_examples']} held-out "
+             f"questions of the `cpu` profile, {report['decoding']} decoding, {report['max_new_tokens']} new tokens, "
+             f"{report['bootstrap_samples']:,} paired bootstrap samples (`medical_lora_adapter/metrics.json`); "
+             "perplexity change is tuned/base:\n\n")
+    trained = (f"\nTraining (`medical_lora_adapter/training_log.json`): {log['steps']} of {log['planned_steps']} planned "
+               f"steps in {log['seconds']:.0f} s, final train loss {log['train_loss']:.3f}, eval loss "
+               f"{log['eval_loss']:.3f}, {log['trainable_params']:,} trainable parameters.\n")
+    return intro + _table(["metric", "base", "fine-tuned", "change", "95% CI of the change"], rows) + trained
+
+
+def train_speed() -> str:
+    result = _read(BENCH / "train_throughput.json")
+    rows = [["(a) seed's way: full-sequence loss, gradient checkpointing, random order, dynamic padding",
+             f"{result['seed_tokens_per_s']:.1f}"],
+            ["(b) ours: padding-free, answer-only loss and LM head, no checkpointing on CPU",
+             f"{result['ours_tokens_per_s']:.1f}"],
+            ["(c) GEMM ceiling: measured fp32 matmul GFLOP/s / (4 x parameters)", f"{result['ceiling_tokens_per_s']:.1f}"]]
+    return (f"`{result['command']}`: trained (non-pad) tokens per second on the embedded model, sample flashcards, "
+            f"batch {result['batch_size']}, {result['threads']} threads:\n\n"
+            + _table(["configuration", "tokens/s"], rows)
+            + f"\n(b)/(a) = **{result['ours_over_seed']:.2f} x** (target >= 1.5), "
+              f"(b)/(c) = **{result['ours_over_ceiling']:.2f}** (target >= 0.6).\n")
+
+
+def eval_speed() -> str:
+    result = _read(BENCH / "eval_throughput.json")
+    n, one, batched = result["questions"], result["one_at_a_time_s"], result["batched_s"]
+    rows = [["(a) seed's way: one question at a time", f"{one:.1f}", f"{n / one:.2f}"],
+            [f"(b) ours: length-sorted, left-padded batches of {result['batch_size']}", f"{batched:.1f}", f"{n / batched:.2f}"]]
+    return (f"`{result['command']}`: {n} distinct questions from the sample flashcards on the embedded model, "
+            f"{result['decoding']}, {result['max_new_tokens']} new tokens, {result['threads']} threads:\n\n"
+            + _table(["generation", "time (s)", "questions/s"], rows)
+            + f"\n(b) is **{result['speedup']:.2f}x** faster than (a) (target >= 3), with identical greedy answers "
+              f"for {result['identical_outputs']} of {n} questions.\n")
+
+
+def chat_speed() -> str:
+    result = _read(BENCH / "chat_latency.json")
+    figures, ratios = result["figures"], result["ratios"]
+    labels = {"a_seed_unmerged_peft_fp32": "(a) seed's way: unmerged PEFT, fp32, plain generate",
+              "b_ours_hf_merged_fp32": "(b) ours, default HF backend: merged, fp32, system prompt cached",
+              "b_ours_llama_cpp_merged_q8_0": "(b) ours, llama.cpp backend: merged Q8_0 GGUF",
+              "b_ours_llama_cpp_sys_cached": "(b) ours, llama.cpp backend, system prompt cached",
+              "c_llama_cpp_embedded_q4_1": "(c) llama.cpp on the shipped Q4_1 GGUF (anchor, no adapter)"}
+    rows = [[label, f"{figures[key]['ttft_s']:.3f}", f"{figures[key]['decode_tok_s']:.1f}"] for key, label in labels.items()]
+    prompt_tokens = figures["a_seed_unmerged_peft_fp32"]["prompt_tokens"]
+    merged = result["agreement"]["b_hf_vs_a (merged vs unmerged, same fp32 weights)"]
+    return (f"`{result['command']}`: embedded model + the shipped adapter, {len(result['questions'])} questions, "
+            f"~{prompt_tokens:.0f}-token prompts, greedy, {result['max_new_tokens']} new tokens, {result['threads']} threads:\n\n"
+            + _table(["path", "time to first token (s)", "decode tokens/s"], rows)
+            + f"\nDecode speed relative to the llama.cpp anchor (c): llama.cpp backend **{ratios['decode b_llama_cpp / c']:.2f}x**, "
+              f"HF backend {ratios['decode b_hf / c']:.2f}x (target >= 0.5"
+              + ("" if result["targets"]["hf backend decode >= 50% of anchor"] else ": missed by the default backend")
+              + f"); HF backend vs the seed's way {ratios['decode b_hf / a']:.2f}x. Merged and unmerged greedy answers "
+                f"are identical for {merged['identical']} of {merged['n']} questions.\n")
+
+
+def experiments() -> str:
+    if not EXPERIMENTS.is_file():
+        return "No sweep has been recorded in `docs/results/experiments.json` yet.\n"
+    sweep = _read(EXPERIMENTS)
+
+    def cell(value: Any, digits: int) -> str:
+        return "" if value in (None, "") else f"{float(value):.{digits}f}"
+
+    rows = []
+    for row in sweep["experiments"]:
+        ci = (f"{float(row['rougeL_change']):+.4f} [{float(row['rougeL_ci_low']):+.4f}, {float(row['rougeL_ci_high']):+.4f}]"
+              if row.get("rougeL_change") not in (None, "") else "")
+        ratio = (f"{float(row['ppl_answer_ratio']):.2f}x [{float(row['ppl_answer_ci_low']):.2f}, {float(row['ppl_answer_ci_high']):.2f}]"
+                 if row.get("ppl_answer_ratio") not in (None, "") else "")
+        rows.append([row["experiment"], row["changed"], cell(row.get("train_loss"), 3), cell(row.get("eval_loss"), 3),
+                     cell(row["rougeL"], 4), ci, cell(row["bleu4_corpus"], 2), cell(row["ppl_answer"], 2), ratio])
+    data = sweep["settings"]["data"]
+    return (f"`medassist sweep --profile cpu` on {sweep['machine']}, torch {sweep['torch']}, finished {sweep['finished']} "
+            f"(`docs/results/experiments.json`, `.csv`, `.png`; copied from `outputs/cpu/sweep/`). Each experiment changes "
+            f"one value of the `cpu` profile ({data['train_size']} training / {data['eval_size']} held-out cards); "
+            "changes and 95% paired bootstrap CIs are against the base model on the same held-out questions:\n\n"
+            + _table(["experiment", "changed", "train loss", "eval loss", "ROUGE-L", "ROUGE-L change [95% CI]",
+                      "BLEU-4", "answer-only ppl", "ppl tuned/base [95% CI]"], rows)
+            + "\n![experiments](docs/results/experiments.png)\n")
+
+
+def reliability() -> str:
+    sections = _read(BENCH / "robustness.json")["sections"]
+    rows = []
+    if "data" in sections:
+        data = sections["data"]["figures"]
+        rows.append(["data: malformed files (" + ", ".join(data["formats"]) + ", file system)",
+                     f"{data['cases']} cases: {data['clear_errors_naming_file_and_row']} clear errors naming file and row, "
+                     f"{data['accepted_with_every_row_accounted']} accepted with every row counted",
+                     f"crashes {data['crashes']}, vague errors {data['vague_errors']}, "
+                     f"rows lost silently {data['cases_losing_rows_silently']}"])
+    if "training" in sections:
+        training = sections["training"]["figures"]
+        points = training["kill_points"].values()
+        read_only = training["read_only_output"]
+        rows.append(["training: SIGKILL (tokenising, mid-epoch, adapter save), then `--resume`",
+                     f"{sum(p['resumed'] for p in points)} of {len(points)} resumed to "
+                     + ", ".join(f"{p['steps']}/{p['planned_steps']}" for p in points) + " steps; read-only output: "
+                     f"exit {read_only['exit_code']} after {read_only['seconds_to_error']} s"
+                     + (", before the model loads" if read_only["before_model_load"] else ", AFTER the model loaded"),
+                     f"half-written adapters {training['half_written_adapters']}, "
+                     f"runs short of the plan {training['runs_not_finishing_the_plan']}"])
+    if "artefacts" in sections:
+        artefacts = sections["artefacts"]["figures"]
+        rows.append(["artefacts: pickles and remote code planted in adapters, checkpoints, base models",
+                     f"{artefacts['safe']} of {artefacts['cases']} ignored or refused",
+                     f"planted code executed {artefacts['executed_planted_code']}"])
+    if "chat" in sections:
+        chat = sections["chat"]["figures"]
+        rows.append([f"chat: hostile messages through the model + adapter ({chat['max_new_tokens']} tokens, greedy)",
+                     f"{chat['cases']} messages in {len(chat['cases_per_category'])} categories",
+                     f"crashes {chat['crashes']}, broken turns {chat['broken_turns']}"])
+    if "load" in sections:
+        load = sections["load"]
+        figures = load["figures"]
+        rows.append([f"load: {figures['sessions']} Gradio client sessions against `app.py` for {figures['seconds']:.0f} s "
+                     f"({figures['max_new_tokens']} new tokens)",
+                     f"{figures['completed']} answers; time to first token p50 {figures['ttft_p50_s']:.1f} s, "
+                     f"p95 {figures['ttft_p95_s']:.1f} s; burst of {figures['queue_submitted']} into a queue of "
+                     f"{figures['queue_size']}: {figures['queue_refused']} refused with \"{figures['queue_refusal_messages'][0]}\""
+                     + (", then served again" if figures["served_after_burst"] else ""),
+                     f"errors {figures['errors']}, other queue failures {figures['queue_other_failures']}"])
+    finished = sorted(section["finished"][:10] for section in sections.values())
+    return (f"`.venv/bin/python bench/robustness.py` (`bench/results/robustness.json`, each section with its own command "
+            f"line, time and load average; run {finished[0]}"
+            + ("" if finished[0] == finished[-1] else f" to {finished[-1]}")
+            + f" on {sections[next(iter(sections))]['cpu_count']} x86_64 cores):\n\n"
+            + _table(["what", "result", "must be 0"], rows))
+
+
+RENDERERS: dict[str, Callable[[], str]] = {
+    "adapter": adapter_metrics, "train-speed": train_speed, "eval-speed": eval_speed, "chat-speed": chat_speed,
+    "experiments": experiments, "reliability": reliability,
+}
+
+
+def render(text: str) -> str:
+    """`text` with each marked block replaced by its renderer's output; an unknown block name is an error."""
+    def replace(match: re.Match[str]) -> str:
+        name = match["name"]
+        if name not in RENDERERS:
+            raise KeyError(f"README block '{name}' has no renderer; known: {', '.join(RENDERERS)}")
+        return match.group(1) + RENDERERS[name]() + match.group(4)
+
+    return BLOCK.sub(replace, text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when README.md is not what the files say")
+    args = parser.parse_args()
+    current = README.read_text()
+    rendered = render(current)
+    if args.check:
+        if rendered != current:
+            sys.exit("README.md's result tables differ from the result files: run docs/render_results.py")
+        print("README.md matches the result files")
+        return
+    staging = README.with_name(README.name + ".tmp")
+    staging.write_text(rendered)
+    staging.replace(README)  # never a half-written README
+    print(f"rendered {len(BLOCK.findall(current))} blocks into {README}")
+
+
+if __name__ == "__main__":
+    main()
