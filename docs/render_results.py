@@ -129,7 +129,7 @@ def experiments() -> str:
             f"(`docs/results/experiments.json`, `.csv`, `.png`; copied from `outputs/cpu/sweep/`). Each experiment changes "
             f"one value of the `cpu` profile ({data['train_size']} training / {data['eval_size']} held-out cards); "
             "changes and 95% paired bootstrap CIs are against the base model on the same held-out questions:\n\n"
-            + _table(["experiment", "changed", "train loss", "eval loss", "ROUGE-L", "ROUGE-L change [95% CI]",
+            + _table(["experiment", "changed", "final train loss", "eval loss", "ROUGE-L", "ROUGE-L change [95% CI]",
                       "BLEU-4", "answer-only ppl", "ppl tuned/base [95% CI]"], rows)
             + "\n![experiments](docs/results/experiments.png)\n")
 
