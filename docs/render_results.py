@@ -124,11 +124,15 @@ def experiments() -> str:
                  if row.get("ppl_answer_ratio") not in (None, "") else "")
         rows.append([row["experiment"], row["changed"], cell(row.get("train_loss"), 3), cell(row.get("eval_loss"), 3),
                      cell(row["rougeL"], 4), ci, cell(row["bleu4_corpus"], 2), cell(row["ppl_answer"], 2), ratio])
-    data = sweep["settings"]["data"]
-    return (f"`medassist sweep --profile cpu` on {sweep['machine']}, torch {sweep['torch']}, finished {sweep['finished']} "
-            f"(`docs/results/experiments.json`, `.csv`, `.png`; copied from `outputs/cpu/sweep/`). Each experiment changes "
-            f"one value of the `cpu` profile ({data['train_size']} training / {data['eval_size']} held-out cards); "
-            "changes and 95% paired bootstrap CIs are against the base model on the same held-out questions:\n\n"
+    settings = sweep["settings"]
+    data, train, lora = settings["data"], settings["train"], settings["lora"]
+    return (f"`medassist sweep --profile {settings['name']}` on {sweep['machine']}, torch {sweep['torch']}, finished "
+            f"{sweep['finished']} (`docs/results/experiments.json`, `.csv`, `.png`; copied from "
+            f"`{settings['output_dir']}/sweep/`). Each experiment changes one value of the `{settings['name']}` profile "
+            f"(model `{settings['model']}`; {data['train_size']} training / {data['eval_size']} held-out cards; "
+            f"lr {train['learning_rate']:g} {train['lr_scheduler']}, r {lora['r']} / alpha {lora['alpha']}, "
+            f"{train['epochs']} epochs, batch {train['batch_size']} x {train['grad_accum']}); changes and 95% paired "
+            "bootstrap CIs are against the base model on the same held-out questions:\n\n"
             + _table(["experiment", "changed", "final train loss", "eval loss", "ROUGE-L", "ROUGE-L change [95% CI]",
                       "BLEU-4", "answer-only ppl", "ppl tuned/base [95% CI]"], rows)
             + "\n![experiments](docs/results/experiments.png)\n")
