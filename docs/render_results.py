@@ -174,8 +174,9 @@ def reliability() -> str:
         figures = load["figures"]
         rows.append([f"load: {figures['sessions']} Gradio client sessions against `app.py` for {figures['seconds']:.0f} s "
                      f"({figures['max_new_tokens']} new tokens)",
-                     f"{figures['completed']} answers; time to first token p50 {figures['ttft_p50_s']:.1f} s, "
-                     f"p95 {figures['ttft_p95_s']:.1f} s; burst of {figures['queue_submitted']} into a queue of "
+                     f"{figures['completed']} answers; time to first token as the client sees it (queueing behind the other "
+                     f"sessions included: one request is served at a time) p50 {figures['ttft_p50_s']:.1f} s, "
+                     f"p95 {figures['ttft_p95_s']:.1f} s, answer p50 {figures['answer_p50_s']:.1f} s; burst of {figures['queue_submitted']} into a queue of "
                      f"{figures['queue_size']}: {figures['queue_refused']} refused with \"{figures['queue_refusal_messages'][0]}\""
                      + (", then served again" if figures["served_after_burst"] else ""),
                      f"errors {figures['errors']}, other queue failures {figures['queue_other_failures']}"])
