@@ -662,9 +662,9 @@ def plot_experiments(results: list[dict[str, Any]], path: Path) -> None:
     base = next((r for r in results if r not in runs), None)
     figure, axes = plt.subplots(1, 3, figsize=(13, 4))
     x = np.arange(len(runs))
-    axes[0].bar(x - 0.2, [r["train_loss"] for r in runs], 0.4, label="train loss")
+    axes[0].bar(x - 0.2, [r["train_loss"] for r in runs], 0.4, label="final train loss")
     axes[0].bar(x + 0.2, [r["eval_loss"] if r["eval_loss"] is not None else np.nan for r in runs], 0.4, label="eval loss")
-    axes[0].legend()
+    axes[0].legend(loc="lower left", framealpha=0.9)
     axes[0].set_title("Final losses")
     for axis, key, low, high, title in ((axes[1], "rougeL", "rougeL_ci_low", "rougeL_ci_high", "ROUGE-L (fine-tuned)"),
                                          (axes[2], "ppl_answer", None, None, "Answer-only perplexity")):
