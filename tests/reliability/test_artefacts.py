@@ -22,6 +22,7 @@ def test_the_planted_pickle_really_runs_code_when_unpickled(tmp_path):
     assert marker.exists()
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")  # torch's weights-only refusal path
 @pytest.mark.parametrize("name", CASES)
 def test_planted_artefact_is_ignored_or_refused_never_executed(name, tokenizer):
     outcome = run_case(name, tokenizer)
