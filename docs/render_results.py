@@ -109,19 +109,17 @@ def chat_speed() -> str:
 
 
 def experiments() -> str:
-    if not EXPERIMENTS.is_file():
-        return "No sweep has been recorded in `docs/results/experiments.json` yet.\n"
     sweep = _read(EXPERIMENTS)
 
-    def cell(value: Any, digits: int) -> str:
-        return "" if value in (None, "") else f"{float(value):.{digits}f}"
+    def cell(value: float | None, digits: int) -> str:
+        return "" if value is None else f"{value:.{digits}f}"
 
     rows = []
     for row in sweep["experiments"]:
-        ci = (f"{float(row['rougeL_change']):+.4f} [{float(row['rougeL_ci_low']):+.4f}, {float(row['rougeL_ci_high']):+.4f}]"
-              if row.get("rougeL_change") not in (None, "") else "")
-        ratio = (f"{float(row['ppl_answer_ratio']):.2f}x [{float(row['ppl_answer_ci_low']):.2f}, {float(row['ppl_answer_ci_high']):.2f}]"
-                 if row.get("ppl_answer_ratio") not in (None, "") else "")
+        tuned = "rougeL_change" in row  # the base-model row has no change to report
+        ci = f"{row['rougeL_change']:+.4f} [{row['rougeL_ci_low']:+.4f}, {row['rougeL_ci_high']:+.4f}]" if tuned else ""
+        ratio = (f"{row['ppl_answer_ratio']:.2f}x [{row['ppl_answer_ci_low']:.2f}, {row['ppl_answer_ci_high']:.2f}]"
+                 if tuned else "")
         rows.append([row["experiment"], row["changed"], cell(row.get("train_loss"), 3), cell(row.get("eval_loss"), 3),
                      cell(row["rougeL"], 4), ci, cell(row["bleu4_corpus"], 2), cell(row["ppl_answer"], 2), ratio])
     settings = sweep["settings"]
@@ -152,7 +150,7 @@ def reliability() -> str:
         training = sections["training"]["figures"]
         points = training["kill_points"].values()
         read_only = training["read_only_output"]
-        rows.append(["training: SIGKILL (tokenising, mid-epoch, adapter save), then `--resume`",
+        rows.append(["training: SIGKILL (" + ", ".join(training["kill_points"]) + "), then `--resume`",
                      f"{sum(p['resumed'] for p in points)} of {len(points)} resumed to "
                      + ", ".join(f"{p['steps']}/{p['planned_steps']}" for p in points) + " steps; read-only output: "
                      f"exit {read_only['exit_code']} after {read_only['seconds_to_error']} s"
@@ -181,10 +179,11 @@ def reliability() -> str:
                      + (", then served again" if figures["served_after_burst"] else ""),
                      f"errors {figures['errors']}, other queue failures {figures['queue_other_failures']}"])
     finished = sorted(section["finished"][:10] for section in sections.values())
+    first = next(iter(sections.values()))
     return (f"`.venv/bin/python bench/robustness.py` (`bench/results/robustness.json`, each section with its own command "
             f"line, time and load average; run {finished[0]}"
             + ("" if finished[0] == finished[-1] else f" to {finished[-1]}")
-            + f" on {sections[next(iter(sections))]['cpu_count']} x86_64 cores):\n\n"
+            + f" on {first['cpu_count']} {first['cpu']} cores):\n\n"
             + _table(["what", "result", "must be 0"], rows))
 
 

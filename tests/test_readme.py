@@ -8,15 +8,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_renderer():
-    spec = importlib.util.spec_from_file_location("render_results", ROOT / "docs" / "render_results.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SPEC = importlib.util.spec_from_file_location("render_results", ROOT / "docs" / "render_results.py")
+renderer = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(renderer)
 
 
 def test_readme_results_match_the_result_files():
-    renderer = load_renderer()
     readme = (ROOT / "README.md").read_text()
     names = [match["name"] for match in renderer.BLOCK.finditer(readme)]
     assert sorted(names) == sorted(renderer.RENDERERS), "every renderer has one block in the README"
@@ -24,7 +21,6 @@ def test_readme_results_match_the_result_files():
 
 
 def test_a_changed_figure_or_an_unknown_block_is_caught():
-    renderer = load_renderer()
     readme = (ROOT / "README.md").read_text()
     tampered = readme.replace("| ROUGE-L | ", "| ROUGE-L | 9", 1)
     assert tampered != readme and renderer.render(tampered) == readme
