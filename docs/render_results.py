@@ -98,14 +98,17 @@ def chat_speed() -> str:
     rows = [[label, f"{figures[key]['ttft_s']:.3f}", f"{figures[key]['decode_tok_s']:.1f}"] for key, label in labels.items()]
     prompt_tokens = figures["a_seed_unmerged_peft_fp32"]["prompt_tokens"]
     merged = result["agreement"]["b_hf_vs_a (merged vs unmerged, same fp32 weights)"]
+    quantised = result["agreement"]["b_llama_cpp_vs_b_hf (Q8_0 export vs fp32, adapter)"]
     return (f"`{result['command']}`: embedded model + the shipped adapter, {len(result['questions'])} questions, "
             f"~{prompt_tokens:.0f}-token prompts, greedy, {result['max_new_tokens']} new tokens, {result['threads']} threads:\n\n"
             + _table(["path", "time to first token (s)", "decode tokens/s"], rows)
             + f"\nDecode speed relative to the llama.cpp anchor (c): llama.cpp backend **{ratios['decode b_llama_cpp / c']:.2f}x**, "
               f"HF backend {ratios['decode b_hf / c']:.2f}x (target >= 0.5"
               + ("" if result["targets"]["hf backend decode >= 50% of anchor"] else ": missed by the default backend")
-              + f"); HF backend vs the seed's way {ratios['decode b_hf / a']:.2f}x. Merged and unmerged greedy answers "
-                f"are identical for {merged['identical']} of {merged['n']} questions.\n")
+              + f"); HF backend vs the seed's way {ratios['decode b_hf / a']:.2f}x; llama.cpp backend vs HF backend "
+                f"{ratios['decode b_llama_cpp / a'] / ratios['decode b_hf / a']:.2f}x. Greedy answers identical: merged "
+                f"vs unmerged {merged['identical']} of {merged['n']}, llama.cpp Q8_0 vs fp32 {quantised['identical']} of "
+                f"{quantised['n']} (common prefix {quantised['mean_common_prefix']:.0f} tokens on average).\n")
 
 
 def experiments() -> str:
