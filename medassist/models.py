@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -116,8 +117,10 @@ def gguf_model_dir(gguf: Path) -> Path:
     """Cached safetensors copy of a GGUF model, converting it on first use."""
     destination = cache_root() / f"{gguf.stem}-{gguf.stat().st_size}"
     if not (destination / "config.json").is_file():
-        print(f"Converting {gguf.name} to safetensors in {destination} (once, ~40 s)...")
+        print(f"Converting {gguf.name} to safetensors in {destination} (once)...")
+        started = time.perf_counter()
         _convert_gguf(gguf, destination)
+        print(f"Converted in {time.perf_counter() - started:.0f} s; later loads read the cache.")
     return destination
 
 
