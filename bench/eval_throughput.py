@@ -1,4 +1,4 @@
-"""Eval generation throughput: one question at a time (the seed's loop) vs length-sorted left-padded batches.
+"""Eval generation throughput: one question at a time (the baseline: the original notebook's loop) vs length-sorted left-padded batches.
 
 Both paths run in this one process on the embedded model with the same greedy settings, so the ratio
 is measured side by side; the script also counts how many of the answers are identical.
@@ -11,20 +11,19 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from medassist.config import SAMPLE_FLASHCARDS  # noqa: E402
-from medassist.data import clean, load_records  # noqa: E402
-from medassist.evaluate import generate_answers  # noqa: E402
-from medassist.models import EMBEDDED, load_base  # noqa: E402
-from record import command_line, write_result  # noqa: E402
+from medassist.config import SAMPLE_FLASHCARDS
+from medassist.data import clean, load_records
+from medassist.evaluate import generate_answers
+from medassist.config import EMBEDDED
+from medassist.models import load_base
+from record import command_line, write_result
 
 FALLBACK_DATA = ROOT.parent / "shared" / "data" / "medical_meadow_wikidoc_patient_information.json"
 

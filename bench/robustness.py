@@ -38,7 +38,7 @@ from typing import Any
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # the reliability cases live in tests/, which is not an installed package
 
 from medassist.chat import ChatEngine  # noqa: E402
 from medassist.config import GenerationSettings  # noqa: E402

@@ -63,7 +63,7 @@ def adapter_metrics() -> str:
 
 def train_speed() -> str:
     result = _read(BENCH / "train_throughput.json")
-    rows = [["(a) seed's way: full-sequence loss, gradient checkpointing, random order, dynamic padding",
+    rows = [["(a) baseline: full-sequence loss, gradient checkpointing, random order, dynamic padding",
              f"{result['seed_tokens_per_s']:.1f}"],
             ["(b) ours: padding-free, answer-only loss and LM head, no checkpointing on CPU",
              f"{result['ours_tokens_per_s']:.1f}"],
@@ -78,7 +78,7 @@ def train_speed() -> str:
 def eval_speed() -> str:
     result = _read(BENCH / "eval_throughput.json")
     n, one, batched = result["questions"], result["one_at_a_time_s"], result["batched_s"]
-    rows = [["(a) seed's way: one question at a time", f"{one:.1f}", f"{n / one:.2f}"],
+    rows = [["(a) baseline: one question at a time", f"{one:.1f}", f"{n / one:.2f}"],
             [f"(b) ours: length-sorted, left-padded batches of {result['batch_size']}", f"{batched:.1f}", f"{n / batched:.2f}"]]
     return (f"`{result['command']}`: {n} distinct questions from the sample flashcards on the embedded model, "
             f"{result['decoding']}, {result['max_new_tokens']} new tokens, {result['threads']} threads:\n\n"
@@ -90,7 +90,7 @@ def eval_speed() -> str:
 def chat_speed() -> str:
     result = _read(BENCH / "chat_latency.json")
     figures, ratios = result["figures"], result["ratios"]
-    labels = {"a_seed_unmerged_peft_fp32": "(a) seed's way: unmerged PEFT, fp32, plain generate",
+    labels = {"a_seed_unmerged_peft_fp32": "(a) baseline: unmerged PEFT, fp32, plain generate",
               "b_ours_hf_merged_fp32": "(b) ours, default HF backend: merged, fp32, system prompt cached",
               "b_ours_llama_cpp_merged_q8_0": "(b) ours, llama.cpp backend: merged Q8_0 GGUF",
               "b_ours_llama_cpp_sys_cached": "(b) ours, llama.cpp backend, system prompt cached",
@@ -105,7 +105,7 @@ def chat_speed() -> str:
             + f"\nDecode speed relative to the llama.cpp anchor (c): llama.cpp backend **{ratios['decode b_llama_cpp / c']:.2f}x**, "
               f"HF backend {ratios['decode b_hf / c']:.2f}x (target >= 0.5"
               + ("" if result["targets"]["hf backend decode >= 50% of anchor"] else ": missed by the default backend")
-              + f"); HF backend vs the seed's way {ratios['decode b_hf / a']:.2f}x; llama.cpp backend vs HF backend "
+              + f"); HF backend vs the baseline {ratios['decode b_hf / a']:.2f}x; llama.cpp backend vs HF backend "
                 f"{ratios['decode b_llama_cpp / a'] / ratios['decode b_hf / a']:.2f}x. Greedy answers identical: merged "
                 f"vs unmerged {merged['identical']} of {merged['n']}, llama.cpp Q8_0 vs fp32 {quantised['identical']} of "
                 f"{quantised['n']} (common prefix {quantised['mean_common_prefix']:.0f} tokens on average).\n")

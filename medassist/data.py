@@ -1,15 +1,17 @@
 """Flashcards in, clean leakage-free train/eval splits and a report out.
 
 Rules, applied in this order (each drop is counted in the report, never silent):
-1. The file must be readable, non-empty and have `instruction`, `input` and `output` columns;
-   otherwise `DataError` names the file.
-2. A value that is neither a string nor null (a number, a list, an object) means the file is not
-   in the medalpaca schema: `DataError` names the file, the row and the column.
+1. The file must be readable, non-empty and have the question and answer columns that
+   `DataConfig.columns` names (medalpaca: `input`, `output`; `instruction` optional); otherwise
+   `DataError` names the file and lists the columns it does have. Columns are mapped to the pipeline's
+   fields (`question`, `answer`, `instruction`) here, once: nothing downstream reads source names.
+2. A value that is neither a string nor null (a number, a list, an object) means the file does not
+   fit the schema: `DataError` names the file, the row and the column.
 3. Whitespace is normalised and control characters are removed; a null instruction counts as "".
 4. Rows whose input or output is null or under `min_chars` characters are dropped (`too_short`).
 5. Exact duplicates (same instruction, input and output) are dropped (`duplicates`).
 6. Rows are grouped by question (case-insensitive): a question goes wholly to eval or wholly to
-   train, so no question text is in both. Groups are shuffled with the seed.
+   train, so no question text is in both. Groups are shuffled with `DataConfig.seed`.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ import numpy as np
 import pandas as pd
 from transformers import PreTrainedTokenizerBase
 
-from .config import DataConfig
+from .config import ANSWER, INSTRUCTION, MEDALPACA_COLUMNS, QUESTION, DataConfig
 from .prompts import encode
 
-COLUMNS = ("instruction", "input", "output")
+FIELDS = (INSTRUCTION, QUESTION, ANSWER)
+REQUIRED_FIELDS = (QUESTION, ANSWER)
 LOCAL_FORMATS = (".json", ".jsonl", ".csv", ".parquet")
 Row = dict[str, str]
 
@@ -107,8 +110,12 @@ def _read_hub(dataset_id: str) -> list[dict[str, Any]]:
         ) from error
 
 
-def load_records(source: str) -> list[Row]:
-    """Raw rows from a local file or a hub dataset id, checked against the medalpaca schema."""
+def load_records(source: str, columns: dict[str, str] | None = None) -> list[Row]:
+    """Rows from a local file or a hub dataset id, as {instruction, question, answer} read from `columns`."""
+    columns = {**MEDALPACA_COLUMNS, **(columns or {})}
+    unknown = set(columns) - set(FIELDS)
+    if unknown:
+        raise DataError(f"data.columns maps unknown field(s) {sorted(unknown)}; the fields are {list(FIELDS)}")
     path = Path(source)
     is_local = path.suffix.lower() in LOCAL_FORMATS or path.exists() or source.startswith((".", "/"))
     records = _read_table(path) if is_local else _read_hub(source)
@@ -118,17 +125,21 @@ def load_records(source: str) -> list[Row]:
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise DataError(f"{source}: row {index} is a {type(record).__name__}, expected an object")
-        missing = [c for c in COLUMNS if c not in record]
+        missing = [columns[f] for f in REQUIRED_FIELDS if columns[f] not in record]
         if missing:
-            raise DataError(f"{source}: row {index} is missing column(s) {missing}; expected {list(COLUMNS)}")
+            raise DataError(
+                f"{source}: row {index} is missing column(s) {missing}; it has {sorted(map(str, record))}. "
+                "Map other column names with --set 'data.columns={question: ..., answer: ...}'"
+            )
         row: Row = {}
-        for column in COLUMNS:
-            value = record[column]
+        for name in FIELDS:
+            column = columns[name]
+            value = record.get(column)
             if value is None or (isinstance(value, float) and np.isnan(value)):
                 value = ""
             elif not isinstance(value, str):
                 raise DataError(f"{source}: row {index}, column '{column}' is a {type(value).__name__}, expected text")
-            row[column] = value
+            row[name] = value
         rows.append(row)
     return rows
 
@@ -151,11 +162,11 @@ def clean(rows: list[Row], min_chars: int) -> tuple[list[Row], dict[str, int]]:
     seen: set[tuple[str, str, str]] = set()
     counts = {"too_short": 0, "duplicates": 0}
     for row in rows:
-        row = {column: normalize_text(row[column]) for column in COLUMNS}
-        if len(row["input"]) < min_chars or len(row["output"]) < min_chars:
+        row = {name: normalize_text(row[name]) for name in FIELDS}
+        if len(row[QUESTION]) < min_chars or len(row[ANSWER]) < min_chars:
             counts["too_short"] += 1
             continue
-        key = (row["instruction"], row["input"], row["output"])
+        key = (row[INSTRUCTION], row[QUESTION], row[ANSWER])
         if key in seen:
             counts["duplicates"] += 1
             continue
@@ -168,7 +179,7 @@ def split(rows: list[Row], train_size: int, eval_size: int, seed: int) -> tuple[
     """Leakage-free split: all rows sharing a question land on the same side."""
     groups: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
-        groups[row["input"].casefold()].append(row)
+        groups[row[QUESTION].casefold()].append(row)
     keys = sorted(groups)
     random.Random(seed).shuffle(keys)
     eval_rows: list[Row] = []
@@ -183,7 +194,7 @@ def split(rows: list[Row], train_size: int, eval_size: int, seed: int) -> tuple[
 def prepare(config: DataConfig) -> Splits:
     """Load, validate, clean and split the data source(s) as `config` says."""
     sources = [config.source] if isinstance(config.source, str) else list(config.source)
-    raw = [row for source in sources for row in load_records(source)]
+    raw = [row for source in sources for row in load_records(source, config.columns)]
     rows, counts = clean(raw, config.min_chars)
     if not rows:
         raise DataError(f"{config.source}: no valid rows left after cleaning ({counts})")
@@ -204,8 +215,8 @@ def report(splits: Splits, tokenizer: PreTrainedTokenizerBase | None = None, max
         **splits.counts,
         "train_rows": len(splits.train),
         "eval_rows": len(splits.eval),
-        "question_words": _word_stats([r["input"] for r in rows]),
-        "answer_words": _word_stats([r["output"] for r in rows]),
+        "question_words": _word_stats([r[QUESTION] for r in rows]),
+        "answer_words": _word_stats([r[ANSWER] for r in rows]),
     }
     if tokenizer is not None and rows:
         untruncated = 10**9
@@ -244,8 +255,8 @@ def plot_lengths(splits: Splits, tokenizer: PreTrainedTokenizerBase | None = Non
     import matplotlib.pyplot as plt
 
     rows = splits.train + splits.eval
-    panels = [("question words", [len(r["input"].split()) for r in rows]),
-              ("answer words", [len(r["output"].split()) for r in rows])]
+    panels = [("question words", [len(r[QUESTION].split()) for r in rows]),
+              ("answer words", [len(r[ANSWER].split()) for r in rows])]
     if tokenizer is not None:
         panels.append(("tokens per example", [len(encode(tokenizer, r, 10**9).input_ids) for r in rows]))
     figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5))

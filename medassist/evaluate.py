@@ -1,46 +1,35 @@
-"""Base vs fine-tuned evaluation: generation, metrics with paired bootstrap intervals, reports, sweeps.
+"""Base vs fine-tuned evaluation: batched generation, paired bootstrap intervals, reports.
 
 Every figure is measured on the same eval rows for both models and comes with a 95% paired
 bootstrap confidence interval of the difference (fixed seed), so a gain smaller than its noise is
-visible as such. Perplexity is given twice: over the whole sequence (the seed's definition, which
+visible as such. Perplexity is given twice: over the whole sequence (the original notebook's definition, which
 is dominated by the fixed system prompt and barely moves) and over the answer tokens only (the
 figure fine-tuning should change).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
-import os
-import platform
-import tempfile
-import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sacrebleu
 import torch
-from rouge_score import rouge_scorer
-from sacrebleu.metrics import BLEU
 from tqdm.auto import tqdm
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from .config import Config
-from .prompts import build_messages, encode, question_text, render_prompt, to_prompt_completion
-
-ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
-BLEU_NOTE = (
-    "bleu4_corpus: sacrebleu corpus BLEU-4 over the set (13a tokenizer, exp smoothing); "
-    "bleu4_sentence: mean of per-example sacrebleu sentence BLEU-4 (exp smoothing, effective order). "
-    "Scale 0-100. ROUGE: rouge_score F1 with Porter stemming, mean over examples, scale 0-1."
+from .config import ANSWER, QUESTION, Config
+from .files import atomic_write, write_text
+from .metrics import (
+    BLEU_NOTE, ROUGE_KEYS, BleuStats, SequenceNLL, bleu_signature, bleu_stats, corpus_bleu_from_stats, corpus_perplexity,
+    percentile_ci, rouge_scores, sequence_nll,
 )
+from .prompts import build_messages, end_of_turn_ids, encode, render_prompt
+
 Row = dict[str, str]
 
 
@@ -50,16 +39,6 @@ class EvalError(ValueError):
 
 # --------------------------------------------------------------------------------------------
 # Generation
-
-
-def end_of_turn_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
-    """Token ids that end an assistant turn: EOS plus the special tokens the chat template closes a turn with."""
-    completion = to_prompt_completion(tokenizer, {"input": "q", "output": "a"}).completion
-    special = set(tokenizer.all_special_ids)
-    ids = [i for i in tokenizer(completion, add_special_tokens=False)["input_ids"] if i in special]
-    if tokenizer.eos_token_id is not None:
-        ids.append(tokenizer.eos_token_id)
-    return sorted(set(ids))
 
 
 def build_prompt(tokenizer: PreTrainedTokenizerBase, question: str) -> str:
@@ -133,120 +112,6 @@ def load_tuned(adapter_dir: str | Path, base: str | None = None) -> tuple[PreTra
 
 
 # --------------------------------------------------------------------------------------------
-# Metrics
-
-
-def rouge_scores(predictions: list[str], references: list[str]) -> dict[str, list[float]]:
-    """Per-example ROUGE-1/2/L F1 (stemmed)."""
-    scorer = rouge_scorer.RougeScorer(list(ROUGE_KEYS), use_stemmer=True)
-    result: dict[str, list[float]] = {key: [] for key in ROUGE_KEYS}
-    for prediction, reference in zip(predictions, references, strict=True):
-        scores = scorer.score(reference, prediction)
-        for key in ROUGE_KEYS:
-            result[key].append(scores[key].fmeasure)
-    return result
-
-
-@dataclass
-class BleuStats:
-    """Per-example BLEU sufficient statistics, so corpus BLEU can be recomputed on bootstrap samples."""
-
-    sentence: list[float]
-    correct: np.ndarray  # (n, 4) matching n-grams
-    total: np.ndarray  # (n, 4) hypothesis n-grams
-    sys_len: np.ndarray
-    ref_len: np.ndarray
-
-
-def bleu_stats(predictions: list[str], references: list[str]) -> BleuStats:
-    scores = [sacrebleu.sentence_bleu(p, [r]) for p, r in zip(predictions, references, strict=True)]
-    return BleuStats(
-        sentence=[s.score for s in scores],
-        correct=np.array([s.counts for s in scores], dtype=np.int64).reshape(-1, 4),
-        total=np.array([s.totals for s in scores], dtype=np.int64).reshape(-1, 4),
-        sys_len=np.array([s.sys_len for s in scores], dtype=np.int64),
-        ref_len=np.array([s.ref_len for s in scores], dtype=np.int64),
-    )
-
-
-def corpus_bleu_from_stats(stats: BleuStats, index: np.ndarray | None = None) -> float:
-    """sacrebleu corpus BLEU (exp smoothing) of the examples at `index` (default: all)."""
-    index = np.arange(len(stats.sentence)) if index is None else index
-    return BLEU.compute_bleu(
-        stats.correct[index].sum(0).tolist(),
-        stats.total[index].sum(0).tolist(),
-        int(stats.sys_len[index].sum()),
-        int(stats.ref_len[index].sum()),
-        smooth_method="exp",
-    ).score
-
-
-def bleu_signature(predictions: list[str], references: list[str]) -> str:
-    bleu = BLEU()
-    bleu.corpus_score(predictions or [""], [references or [""]])
-    return str(bleu.get_signature())
-
-
-@dataclass
-class SequenceNLL:
-    """Summed negative log-likelihood (nats) and token counts of one example."""
-
-    whole_nll: float
-    whole_tokens: int
-    answer_nll: float
-    answer_tokens: int
-
-
-@torch.inference_mode()
-def sequence_nll(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    rows: list[Row],
-    max_length: int,
-    batch_size: int = 8,
-    progress: bool = True,
-) -> list[SequenceNLL]:
-    """NLL of each formatted example over all predicted tokens and over the answer tokens only."""
-    encoded = [encode(tokenizer, row, max_length) for row in rows]
-    device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    result: list[SequenceNLL] = []
-    starts = range(0, len(encoded), batch_size)
-    for start in tqdm(starts, desc="scoring", unit="batch", disable=not progress):
-        batch = encoded[start : start + batch_size]
-        width = max(len(e.input_ids) for e in batch)
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        attention = torch.zeros((len(batch), width), dtype=torch.long)
-        answer = torch.zeros((len(batch), width), dtype=torch.bool)
-        for row, example in enumerate(batch):  # right padding: positions stay 0..n-1 as in training
-            n = len(example.input_ids)
-            ids[row, :n] = torch.tensor(example.input_ids)
-            attention[row, :n] = 1
-            answer[row, :n] = torch.tensor(example.completion_mask, dtype=torch.bool)
-        logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits.float()
-        nll = torch.nn.functional.cross_entropy(
-            logits[:, :-1].transpose(1, 2), ids[:, 1:].to(device), reduction="none"
-        ).cpu().double()
-        predicted = attention[:, 1:].bool()
-        answer_targets = answer[:, 1:] & predicted
-        for row in range(len(batch)):
-            result.append(
-                SequenceNLL(
-                    whole_nll=float(nll[row][predicted[row]].sum()),
-                    whole_tokens=int(predicted[row].sum()),
-                    answer_nll=float(nll[row][answer_targets[row]].sum()),
-                    answer_tokens=int(answer_targets[row].sum()),
-                )
-            )
-    return result
-
-
-def corpus_perplexity(nll: np.ndarray, tokens: np.ndarray) -> float:
-    """exp(total NLL / total tokens): every token weighs the same, whatever example it is in."""
-    return float(math.exp(nll.sum() / max(int(tokens.sum()), 1)))
-
-
-# --------------------------------------------------------------------------------------------
 # Scoring one model and comparing two
 
 
@@ -270,7 +135,7 @@ def valid_eval_rows(rows: list[Row], tokenizer: PreTrainedTokenizerBase, max_len
     """Rows that can be scored: a question and an answer, and a prompt that fits max_length."""
     kept = []
     for row in rows:
-        if not isinstance(row, dict) or not str(row.get("input", "")).strip() or not str(row.get("output", "")).strip():
+        if not isinstance(row, dict) or not str(row.get(QUESTION, "")).strip() or not str(row.get(ANSWER, "")).strip():
             continue
         try:
             encode(tokenizer, row, max_length)
@@ -302,8 +167,8 @@ def select_eval_rows(config: Config, n: int | None = None) -> list[Row]:
 def score_model(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[Row], config: Config, progress: bool = True
 ) -> ModelScores:
-    questions = [question_text(row) for row in rows]
-    references = [row["output"] for row in rows]
+    questions = [row[QUESTION] for row in rows]
+    references = [row[ANSWER] for row in rows]
     answers = generate_answers(
         model, tokenizer, questions, config.eval.max_new_tokens, config.eval.batch_size, progress=progress
     )
@@ -341,11 +206,6 @@ class Report:
         return next(m for m in self.metrics if m.name == name)
 
 
-def _percentile_ci(samples: np.ndarray) -> tuple[float, float]:
-    low, high = np.percentile(samples, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def compare_scores(base: ModelScores, tuned: ModelScores, rows: list[Row], config: Config) -> Report:
     """Paired comparison of two models' scores on the same rows, with bootstrap intervals."""
     n = len(rows)
@@ -356,21 +216,21 @@ def compare_scores(base: ModelScores, tuned: ModelScores, rows: list[Row], confi
         b, t = np.array(base.per_example[name]), np.array(tuned.per_example[name])
         diffs = (t - b)[samples].mean(axis=1)
         metrics.append(MetricSummary(name, float(b.mean()), float(t.mean()), float(t.mean() - b.mean()),
-                                     *_percentile_ci(diffs), "difference", True))
+                                     *percentile_ci(diffs), "difference", True))
     base_bleu, tuned_bleu = corpus_bleu_from_stats(base.bleu), corpus_bleu_from_stats(tuned.bleu)
     diffs = np.array([corpus_bleu_from_stats(tuned.bleu, s) - corpus_bleu_from_stats(base.bleu, s) for s in samples])
     metrics.append(MetricSummary("bleu4_corpus", base_bleu, tuned_bleu, tuned_bleu - base_bleu,
-                                 *_percentile_ci(diffs), "difference", True))
+                                 *percentile_ci(diffs), "difference", True))
     for kind in ("whole", "answer"):
         (b_nll, b_tok), (t_nll, t_tok) = base.nll_arrays(kind), tuned.nll_arrays(kind)
         b_ppl, t_ppl = corpus_perplexity(b_nll, b_tok), corpus_perplexity(t_nll, t_tok)
         b_tokens = np.maximum(b_tok[samples].sum(1), 1)
         t_tokens = np.maximum(t_tok[samples].sum(1), 1)
         ratios = np.exp(t_nll[samples].sum(1) / t_tokens - b_nll[samples].sum(1) / b_tokens)
-        metrics.append(MetricSummary(f"ppl_{kind}", b_ppl, t_ppl, t_ppl / b_ppl, *_percentile_ci(ratios), "ratio", False))
+        metrics.append(MetricSummary(f"ppl_{kind}", b_ppl, t_ppl, t_ppl / b_ppl, *percentile_ci(ratios), "ratio", False))
     per_row = []
     for i, row in enumerate(rows):
-        record: dict[str, Any] = {"index": i, "question": question_text(row), "reference": row["output"],
+        record: dict[str, Any] = {"index": i, "question": row[QUESTION], "reference": row[ANSWER],
                                   "base_answer": base.answers[i], "tuned_answer": tuned.answers[i]}
         for side, scores in (("base", base), ("tuned", tuned)):
             for name, values in scores.per_example.items():
@@ -384,9 +244,9 @@ def compare_scores(base: ModelScores, tuned: ModelScores, rows: list[Row], confi
         "max_new_tokens": config.eval.max_new_tokens,
         "decoding": "greedy",
         "bleu": BLEU_NOTE,
-        "bleu_signature": bleu_signature(tuned.answers, [r["output"] for r in rows]),
+        "bleu_signature": bleu_signature(tuned.answers, [r[ANSWER] for r in rows]),
         "perplexity": "exp(total NLL / total tokens) over the set; ppl_whole counts every token after the first "
-        "(prompt included, the seed's definition); ppl_answer counts answer tokens only. "
+        "(prompt included, the original notebook's definition); ppl_answer counts answer tokens only. "
         "Change = ratio tuned/base, CI from resampling examples.",
         "ci": "95% paired bootstrap percentile interval of the change",
         "model": config.model,
@@ -472,23 +332,6 @@ def qualitative_examples(report: Report, first: int = 5, extremes: int = 3) -> l
     ]
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same directory, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temp))
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def _write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"))
-
-
 def plot_metrics(report: Report, path: Path) -> None:
     import matplotlib
 
@@ -523,9 +366,9 @@ def write_report(report: Report, out_dir: str | Path) -> dict[str, Path]:
     out_dir = Path(out_dir)
     paths = {name: out_dir / name for name in ("metrics.json", "predictions.jsonl", "qualitative.json", "metrics.png")}
     metrics = {"metrics": {m.name: asdict(m) for m in report.metrics}, **report.meta}
-    _write_text(paths["metrics.json"], json.dumps(metrics, indent=2))
-    _write_text(paths["predictions.jsonl"], "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in report.rows))
-    _write_text(paths["qualitative.json"], json.dumps(qualitative_examples(report), indent=2, ensure_ascii=False))
+    write_text(paths["metrics.json"], json.dumps(metrics, indent=2))
+    write_text(paths["predictions.jsonl"], "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in report.rows))
+    write_text(paths["qualitative.json"], json.dumps(qualitative_examples(report), indent=2, ensure_ascii=False))
     plot_metrics(report, paths["metrics.png"])
     return paths
 
@@ -539,10 +382,8 @@ def evaluate_adapter(
     The base model is the same weights with the adapter switched off, so one model is loaded, not two.
     `base`, when given, must be the adapter's recorded base (a guard against comparing the wrong pair).
     """
-    from .config import apply_overrides
-
     tuned, tokenizer = load_tuned(adapter_dir, base=base)
-    config = apply_overrides(config, [f"model={tuned.peft_config['default'].base_model_name_or_path}"])
+    config = replace(config, model=tuned.peft_config["default"].base_model_name_or_path)
     rows = select_eval_rows(config, n)
     report = compare(tuned.get_base_model(), tuned, tokenizer, rows, config, progress)
     report.meta["adapter"] = str(adapter_dir)
@@ -550,135 +391,3 @@ def evaluate_adapter(
     return report, paths
 
 
-# --------------------------------------------------------------------------------------------
-# Experiments
-
-
-EXPERIMENTS: dict[str, list[str]] = {
-    # The seed's four runs, each changing one value from the profile.
-    "primary": [],
-    "lr_5e-5": ["train.learning_rate=5e-5"],
-    "rank8_alpha16": ["lora.r=8", "lora.alpha=16"],
-    "epochs_3": ["train.epochs=3"],
-}
-EXPERIMENT_COLUMNS = (
-    "experiment", "changed", "learning_rate", "lora_r", "lora_alpha", "epochs", "train_loss", "eval_loss",
-    "rougeL", "rougeL_change", "rougeL_ci_low", "rougeL_ci_high", "bleu4_corpus", "ppl_answer",
-    "ppl_answer_ratio", "ppl_answer_ci_low", "ppl_answer_ci_high", "adapter_dir",
-)
-
-
-def sweep(
-    config: Config, experiments: dict[str, list[str]] | None = None, progress: bool = True, resume: bool = False
-) -> list[dict[str, Any]]:
-    """Train and evaluate each experiment into {output_dir}/sweep/<name>; write experiments.csv/.png there.
-
-    With `resume`, an experiment whose adapter was trained with exactly these settings and already evaluated is
-    read back instead of trained again, so an interrupted hour-long sweep continues where it stopped.
-    """
-    from .config import apply_overrides
-    from .models import load_base
-    from .train import train
-
-    experiments = experiments or EXPERIMENTS
-    sweep_dir = Path(config.output_dir) / "sweep"
-    base_model, tokenizer = load_base(config.model)
-    rows = valid_eval_rows(select_eval_rows(config), tokenizer, config.data.max_length)
-    base_scores = score_model(base_model, tokenizer, rows, config, progress)
-    results: list[dict[str, Any]] = []
-    for name, overrides in experiments.items():
-        run_config = apply_overrides(config, [*overrides, f"output_dir={sweep_dir / name}"])
-        run_dir = Path(run_config.output_dir)
-        finished = _finished_experiment(run_dir, run_config) if resume else None
-        if finished is not None:
-            print(f"{name}: trained and evaluated with these settings already, read from {run_dir}")
-            train_loss, eval_loss, metrics = finished
-        else:
-            trained = train(run_config)
-            tuned, _ = load_tuned(trained.adapter_dir, base=config.model)
-            report = compare_scores(base_scores, score_model(tuned, tokenizer, rows, run_config, progress), rows, run_config)
-            write_report(report, run_dir / "eval")
-            train_loss, eval_loss, metrics = trained.train_loss, trained.eval_loss, {m.name: asdict(m) for m in report.metrics}
-            del tuned
-        rouge, ppl = metrics["rougeL"], metrics["ppl_answer"]
-        results.append({
-            "experiment": name, "changed": " ".join(overrides) or "(profile)",
-            "learning_rate": run_config.train.learning_rate, "lora_r": run_config.lora.r,
-            "lora_alpha": run_config.lora.alpha, "epochs": run_config.train.epochs,
-            "train_loss": train_loss, "eval_loss": eval_loss,
-            "rougeL": rouge["tuned"], "rougeL_change": rouge["change"], "rougeL_ci_low": rouge["ci_low"],
-            "rougeL_ci_high": rouge["ci_high"], "bleu4_corpus": metrics["bleu4_corpus"]["tuned"],
-            "ppl_answer": ppl["tuned"], "ppl_answer_ratio": ppl["change"], "ppl_answer_ci_low": ppl["ci_low"],
-            "ppl_answer_ci_high": ppl["ci_high"], "adapter_dir": str(run_dir / "adapter"),
-        })
-    results.insert(0, {
-        "experiment": "base (no adapter)", "changed": "(no fine-tuning)",
-        "rougeL": float(np.mean(base_scores.per_example["rougeL"])),
-        "bleu4_corpus": corpus_bleu_from_stats(base_scores.bleu),
-        "ppl_answer": corpus_perplexity(*base_scores.nll_arrays("answer")),
-    })
-    write_experiments(results, sweep_dir, config)
-    return results
-
-
-def _finished_experiment(run_dir: Path, run_config: Config) -> tuple[float, float | None, dict[str, dict]] | None:
-    """(train loss, eval loss, metrics) of a run with exactly `run_config`'s settings that was evaluated, else None."""
-    log_path, metrics_path = run_dir / "adapter" / "training_log.json", run_dir / "eval" / "metrics.json"
-    if not (log_path.is_file() and metrics_path.is_file()):
-        return None
-    try:
-        log, metrics = json.loads(log_path.read_text()), json.loads(metrics_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    if log.get("settings") != json.loads(json.dumps(run_config.to_dict())):
-        return None
-    return log["train_loss"], log["eval_loss"], metrics["metrics"]
-
-
-def write_experiments(results: list[dict[str, Any]], sweep_dir: Path, config: Config) -> None:
-    """experiments.csv for people and spreadsheets; experiments.json adds when, where and with which settings."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPERIMENT_COLUMNS, restval="")
-    writer.writeheader()
-    writer.writerows(results)
-    _write_text(sweep_dir / "experiments.csv", buffer.getvalue())
-    provenance = {
-        "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
-        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None, "torch": torch.__version__,
-        "settings": config.to_dict(), "experiments": results,
-    }
-    _write_text(sweep_dir / "experiments.json", json.dumps(provenance, indent=2))
-    plot_experiments(results, sweep_dir / "experiments.png")
-
-
-def plot_experiments(results: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    runs = [r for r in results if r.get("train_loss") not in (None, "")]
-    names = [r["experiment"] for r in runs]
-    base = next((r for r in results if r not in runs), None)
-    figure, axes = plt.subplots(1, 3, figsize=(13, 4))
-    x = np.arange(len(runs))
-    axes[0].bar(x - 0.2, [r["train_loss"] for r in runs], 0.4, label="final train loss")
-    axes[0].bar(x + 0.2, [r["eval_loss"] if r["eval_loss"] is not None else np.nan for r in runs], 0.4, label="eval loss")
-    axes[0].legend(loc="lower left", framealpha=0.9)
-    axes[0].set_title("Final losses")
-    for axis, key, low, high, title in ((axes[1], "rougeL", "rougeL_ci_low", "rougeL_ci_high", "ROUGE-L (fine-tuned)"),
-                                         (axes[2], "ppl_answer", None, None, "Answer-only perplexity")):
-        values = [r[key] for r in runs]
-        errors = None
-        if low:  # the CI is of the change vs base; drawn around the tuned value
-            errors = [[r["rougeL_change"] - r[low] for r in runs], [r[high] - r["rougeL_change"] for r in runs]]
-        axis.bar(x, values, yerr=errors, capsize=5, color="#4c72b0")
-        if base is not None:
-            axis.axhline(base[key], color="black", linestyle="--", linewidth=1, label="base")
-            axis.legend()
-        axis.set_title(title)
-    for axis in axes:
-        axis.set_xticks(x, names, rotation=20)
-    figure.tight_layout()
-    atomic_write(path, lambda temp: figure.savefig(temp, format="png", dpi=110))
-    plt.close(figure)

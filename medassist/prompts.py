@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
+from .config import ANSWER, QUESTION
+
 SYSTEM_PROMPT = (
     "You are a medical knowledge assistant for students and clinicians in training. "
     "Answer medical questions accurately and concisely, in plain language. "
@@ -56,11 +58,6 @@ def neutralize(text: str, tokenizer: PreTrainedTokenizerBase) -> str:
     return text
 
 
-def question_text(row: dict[str, str]) -> str:
-    """The user turn for a medalpaca row; the generic instruction is replaced by the system prompt."""
-    return row["input"]
-
-
 def build_messages(
     tokenizer: PreTrainedTokenizerBase,
     question: str,
@@ -94,8 +91,8 @@ class PromptCompletion:
 def to_prompt_completion(tokenizer: PreTrainedTokenizerBase, row: dict[str, str]) -> PromptCompletion:
     """Split a formatted example so the loss can cover the answer tokens only."""
     ensure_chat_template(tokenizer)
-    prompt_messages = build_messages(tokenizer, question_text(row))
-    full_messages = build_messages(tokenizer, question_text(row), row["output"])
+    prompt_messages = build_messages(tokenizer, row[QUESTION])  # the generic instruction gives way to the system prompt
+    full_messages = build_messages(tokenizer, row[QUESTION], row[ANSWER])
     prompt = render_prompt(tokenizer, prompt_messages)
     full = tokenizer.apply_chat_template(full_messages, tokenize=False)
     if not full.startswith(prompt):
@@ -115,9 +112,19 @@ def encode(tokenizer: PreTrainedTokenizerBase, row: dict[str, str], max_length: 
     prompt_ids = tokenizer(pair.prompt, add_special_tokens=False)["input_ids"]
     completion_ids = tokenizer(pair.completion, add_special_tokens=False)["input_ids"]
     if len(prompt_ids) >= max_length:
-        raise ValueError(f"prompt alone is {len(prompt_ids)} tokens, over max_length={max_length}: {row['input'][:80]!r}")
+        raise ValueError(f"prompt alone is {len(prompt_ids)} tokens, over max_length={max_length}: {row[QUESTION][:80]!r}")
     completion_ids = completion_ids[: max_length - len(prompt_ids)]
     return EncodedExample(
         input_ids=prompt_ids + completion_ids,
         completion_mask=[0] * len(prompt_ids) + [1] * len(completion_ids),
     )
+
+
+def end_of_turn_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """Token ids that end an assistant turn: EOS plus the special tokens the chat template closes a turn with."""
+    completion = to_prompt_completion(tokenizer, {QUESTION: "q", ANSWER: "a"}).completion
+    special = set(tokenizer.all_special_ids)
+    ids = [i for i in tokenizer(completion, add_special_tokens=False)["input_ids"] if i in special]
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return sorted(set(ids))

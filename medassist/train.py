@@ -8,12 +8,12 @@ What makes it fast and safe:
   for each and TRL's collator adds the example bounds (`cu_seq_lens_q`). `packed_sdpa_attention` runs causal
   SDPA example by example from those bounds: no pad tokens, and no attention computed across examples (a
   block-diagonal mask over the whole row would compute, then discard, most of an L x L score matrix).
-- `AnswerOnlySFTTrainer` projects only the positions that predict answer tokens through the LM head; the
-  prompt (system prompt + question) is most of each example.
+- `AnswerOnlySFTTrainer` projects only the positions that predict answer tokens through the LM head
+  (medassist.packing, with the per-example attention above).
 - Precision and gradient checkpointing follow the device: fp32 and no checkpointing on CPU, fp16 with
   checkpointing on CUDA. TRL's bf16 default is always overridden.
 - Checkpoints go to {output_dir}/checkpoints for `resume=True` (an incomplete one, cut by a kill, is skipped);
-  the adapter is staged in a temporary directory and renamed into {output_dir}/adapter by rank 0 only, so no
+  the adapter is staged and swapped into {output_dir}/adapter by rank 0 only (medassist.artefacts), so no
   reader ever sees half an adapter.
 """
 
@@ -27,101 +27,27 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
-import torch.nn.functional as F
-from peft import LoraConfig
-from transformers import AttentionInterface, PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
-from transformers.integrations.sdpa_attention import sdpa_attention_forward
-from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
-from trl import SFTConfig, SFTTrainer
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+from trl import SFTConfig
 
-from .config import Config, LoraSettings
+from .artefacts import TrainResult, write_adapter
+from .config import ADAPTER_CONFIG, Config
 from .data import Splits, prepare, report
+from .lora import build_lora_config
 from .models import count_parameters, load_base, pick_device, pick_dtype, resolve_source
+from .packing import AnswerOnlySFTTrainer, use_packed_attention
 from .prompts import encode
 
 ADAPTER_DIR = "adapter"
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINTS_KEPT = 2  # save_total_limit: the last two, in case the newest is cut off mid-write
-ADAPTER_MARKER = "adapter_config.json"
-PACKED_ATTENTION = "sdpa_packed"
 
 
 class TrainError(ValueError):
     """Training cannot start or did not finish cleanly; the message says why and what to do."""
-
-
-@dataclass
-class TrainResult:
-    adapter_dir: str
-    train_loss: float | None
-    eval_loss: float | None
-    steps: int
-    planned_steps: int
-    seconds: float
-    trainable_params: int
-    total_params: int
-    log_history: list[dict[str, Any]] = field(default_factory=list)
-
-
-# ----------------------------------------------------------------------------------------- LoRA size
-
-
-def lora_parameter_count(
-    hidden_size: int,
-    intermediate_size: int,
-    num_layers: int,
-    num_heads: int,
-    num_kv_heads: int,
-    r: int,
-    target_modules: tuple[str, ...] | list[str],
-    head_dim: int | None = None,
-) -> int:
-    """Trainable LoRA parameters of a Llama-family model: each adapted (in -> out) linear adds r * (in + out)."""
-    head_dim = head_dim or hidden_size // num_heads
-    shapes = {
-        "q_proj": (hidden_size, num_heads * head_dim),
-        "k_proj": (hidden_size, num_kv_heads * head_dim),
-        "v_proj": (hidden_size, num_kv_heads * head_dim),
-        "o_proj": (num_heads * head_dim, hidden_size),
-        "gate_proj": (hidden_size, intermediate_size),
-        "up_proj": (hidden_size, intermediate_size),
-        "down_proj": (intermediate_size, hidden_size),
-    }
-    unknown = set(target_modules) - set(shapes)
-    if unknown:
-        raise ValueError(f"no shape rule for LoRA target module(s) {sorted(unknown)}")
-    per_layer = sum(r * (shapes[name][0] + shapes[name][1]) for name in target_modules)
-    return per_layer * num_layers
-
-
-def lora_parameter_count_for(model_config: Any, lora: LoraSettings) -> int:
-    """`lora_parameter_count` read off a transformers Llama-style config."""
-    return lora_parameter_count(
-        hidden_size=model_config.hidden_size,
-        intermediate_size=model_config.intermediate_size,
-        num_layers=model_config.num_hidden_layers,
-        num_heads=model_config.num_attention_heads,
-        num_kv_heads=getattr(model_config, "num_key_value_heads", None) or model_config.num_attention_heads,
-        r=lora.r,
-        target_modules=lora.target_modules,
-        head_dim=getattr(model_config, "head_dim", None),
-    )
-
-
-def build_lora_config(lora: LoraSettings) -> LoraConfig:
-    return LoraConfig(
-        r=lora.r,
-        lora_alpha=lora.alpha,
-        lora_dropout=lora.dropout,
-        target_modules=list(lora.target_modules),
-        bias="none",
-        task_type="CAUSAL_LM",
-    )
 
 
 # ----------------------------------------------------------------------------------------- data
@@ -135,64 +61,6 @@ def encode_dataset(tokenizer: PreTrainedTokenizerBase, rows: list[dict[str, str]
     return Dataset.from_dict(
         {"input_ids": [e.input_ids for e in encoded], "completion_mask": [e.completion_mask for e in encoded]}
     )
-
-
-# ----------------------------------------------------------------------------------------- packed attention
-
-
-def packed_sdpa_attention(
-    module: torch.nn.Module,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    cu_seq_lens_q: torch.Tensor | None = None,
-    **kwargs: Any,
-) -> tuple[torch.Tensor, None]:
-    """Causal SDPA per example inside a padding-free row; any other input goes to plain SDPA.
-
-    The bounds come from TRL's padding-free collator (`cu_seq_lens_q`, the flash-attention varlen format).
-    Per-example calls cost sum(l_i^2) attention work instead of L^2 for the whole row.
-    """
-    packed_row = (
-        cu_seq_lens_q is not None and query.shape[0] == 1 and query.shape[2] == key.shape[2] == int(cu_seq_lens_q[-1])
-    )
-    if not packed_row:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-    bounds = cu_seq_lens_q.tolist()
-    pieces = [
-        sdpa_attention_forward(module, query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], None, **kwargs)[0]
-        for a, b in zip(bounds[:-1], bounds[1:])
-    ]
-    return torch.cat(pieces, dim=1), None  # SDPA returns (batch, seq, heads, head_dim)
-
-
-AttentionInterface.register(PACKED_ATTENTION, packed_sdpa_attention)
-ALL_MASK_ATTENTION_FUNCTIONS.register(PACKED_ATTENTION, sdpa_mask)  # the mask for the plain-SDPA fallback
-
-
-class AnswerOnlySFTTrainer(SFTTrainer):
-    """SFTTrainer whose LM head projects only the positions that predict an answer token.
-
-    TRL's fused head scores every position unless Triton runs it (not on CPU) and recomputes the projection in
-    backward. Here the model returns logits for the answer positions only (`logits_to_keep`) and the loss is
-    their summed cross-entropy over the number of answer tokens in the optimizer step, as in TRL.
-    """
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        inputs = dict(inputs)
-        targets = inputs.pop("labels")[:, 1:]  # the logits at position i predict token i + 1
-        keep = (targets != -100).any(dim=0).nonzero().flatten()
-        outputs = model(**inputs, logits_to_keep=keep, use_cache=False)
-        targets = targets[:, keep]
-        loss = F.cross_entropy(
-            outputs.logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="sum"
-        )
-        count = (targets != -100).sum() if num_items_in_batch is None else num_items_in_batch
-        loss = loss / torch.as_tensor(count, device=loss.device).clamp(min=1)
-        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
-            loss = loss * self.accelerator.num_processes  # the count spans all ranks and DDP averages gradients
-        return (loss, outputs) if return_outputs else loss
 
 
 # ----------------------------------------------------------------------------------------- settings
@@ -221,9 +89,9 @@ def check_output_dir(output_dir: Path) -> Path:
     if adapter_dir.exists():
         if not adapter_dir.is_dir():
             raise TrainError(f"{adapter_dir} exists and is a file, not an adapter directory; move it away or pick another --output")
-        if any(adapter_dir.iterdir()) and not (adapter_dir / ADAPTER_MARKER).is_file():
+        if any(adapter_dir.iterdir()) and not (adapter_dir / ADAPTER_CONFIG).is_file():
             raise TrainError(
-                f"{adapter_dir} holds files that are not a PEFT adapter (no {ADAPTER_MARKER}); "
+                f"{adapter_dir} holds files that are not a PEFT adapter (no {ADAPTER_CONFIG}); "
                 "refusing to replace it: move it away or pick another --output"
             )
     try:
@@ -247,12 +115,6 @@ def check_free_space(output_dir: Path, trainable_params: int) -> None:
             f"not enough free disk space for {output_dir}: {free / 1e6:,.0f} MB free, but checkpoints and the adapter "
             f"need about {needed / 1e6:,.0f} MB; free some space or pick another --output"
         )
-
-
-def remove_stale_staging(adapter_dir: Path) -> None:
-    """Delete adapters half-staged by a run that was killed while saving; they are never the destination."""
-    for stale in adapter_dir.parent.glob(f".{ADAPTER_DIR}-*"):
-        shutil.rmtree(stale, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------------------- callbacks
@@ -293,9 +155,6 @@ class RankReport(TrainerCallback):
         print(f"[rank {rank}/{world_size}] finished at step {state.global_step}/{state.max_steps}", flush=True)
 
 
-# ----------------------------------------------------------------------------------------- memory, card, curve
-
-
 def memory_snapshot(device: torch.device) -> dict[str, float]:
     if device.type == "cuda":
         return {
@@ -305,74 +164,6 @@ def memory_snapshot(device: torch.device) -> dict[str, float]:
     import psutil
 
     return {"rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1)}
-
-
-def write_model_card(
-    adapter_dir: str | Path,
-    base_model: str,
-    data_source: str,
-    data_counts: dict[str, Any],
-    settings: dict[str, Any],
-    metrics: dict[str, Any] | None = None,
-    final_dir: str | Path | None = None,
-) -> Path:
-    """README.md in `adapter_dir`; `final_dir` is where the adapter will live if it is being staged elsewhere."""
-    lora, train = settings.get("lora", {}), settings.get("train", {})
-    lines = [
-        "---",
-        f"base_model: {base_model}",
-        "library_name: peft",
-        "tags: [lora, medical, question-answering]",
-        "---",
-        "",
-        f"# LoRA adapter for {base_model}: medical flashcard Q&A",
-        "",
-        "Educational use only: this model is not a source of medical advice.",
-        "",
-        "## Data",
-        f"- source: `{data_source}`",
-        *(f"- {key}: {value}" for key, value in data_counts.items() if not isinstance(value, dict)),
-        "",
-        "## Settings",
-        f"- LoRA: r={lora.get('r')}, alpha={lora.get('alpha')}, dropout={lora.get('dropout')}, "
-        f"modules={', '.join(lora.get('target_modules', []))}",
-        f"- training: epochs={train.get('epochs')}, max_steps={train.get('max_steps')}, batch_size={train.get('batch_size')}, "
-        f"grad_accum={train.get('grad_accum')}, lr={train.get('learning_rate')} ({train.get('lr_scheduler')}, "
-        f"warmup {train.get('warmup_ratio')}), seed={train.get('seed')}",
-        f"- max_length: {settings.get('data', {}).get('max_length')} tokens; loss on answer tokens only",
-        "",
-        "## Metrics",
-    ]
-    lines += [f"- {key}: {value}" for key, value in (metrics or {}).items()] or ["- not measured yet"]
-    lines += ["", "## Use", "```", f"medassist chat --adapter {Path(final_dir or adapter_dir)}", "```", ""]
-    path = Path(adapter_dir) / "README.md"
-    staging = path.with_suffix(".md.tmp")
-    staging.write_text("\n".join(lines))
-    os.replace(staging, path)
-    return path
-
-
-def plot_loss_curve(log_history: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    train = [(e["step"], e["loss"]) for e in log_history if "loss" in e]
-    evals = [(e["step"], e["eval_loss"]) for e in log_history if "eval_loss" in e]
-    figure, axis = plt.subplots(figsize=(6, 4))
-    if train:
-        axis.plot(*zip(*train), label="train loss", marker=".")
-    if evals:
-        axis.plot(*zip(*evals), label="eval loss", marker="o")
-    axis.set_xlabel("optimizer step")
-    axis.set_ylabel("answer-token cross-entropy")
-    axis.set_title("LoRA fine-tuning")
-    axis.legend()
-    axis.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
 
 
 # ----------------------------------------------------------------------------------------- model
@@ -385,8 +176,7 @@ def load_model(config: Config, device: torch.device, dtype: torch.dtype) -> tupl
     else:
         model, tokenizer = _load_4bit(config, device, dtype)
     model.config.use_cache = False  # training needs no KV cache, and one would hide packed-row bounds from the mask
-    model.set_attn_implementation(PACKED_ATTENTION)
-    return model, tokenizer
+    return use_packed_attention(model), tokenizer
 
 
 def _load_4bit(config: Config, device: torch.device, dtype: torch.dtype) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -575,53 +365,3 @@ def train(config: Config, resume: bool = False) -> TrainResult:
     return result
 
 
-def write_adapter(
-    trainer,
-    tokenizer: PreTrainedTokenizerBase,
-    config: Config,
-    result: TrainResult,
-    adapter_dir: Path,
-    data_stats: dict[str, Any],
-    memory_before: dict[str, float],
-    memory_after: dict[str, float],
-) -> None:
-    """Stage adapter, tokenizer, card, log and curve in a temp dir beside the destination, then swap it in."""
-    remove_stale_staging(adapter_dir)
-    staging = Path(tempfile.mkdtemp(prefix=".adapter-", dir=adapter_dir.parent))
-    try:
-        staging.chmod(0o755)  # mkdtemp makes it private; the adapter is meant to be shared
-        trainer.model.peft_config["default"].base_model_name_or_path = config.model  # a models.load_base source
-        # Embeddings are not trained; "auto" would look the base up on the Hub to decide whether to save them.
-        trainer.model.save_pretrained(staging, safe_serialization=True, save_embedding_layers=False)
-        tokenizer.save_pretrained(staging)
-        counts = {k: v for k, v in data_stats.items() if isinstance(v, int)}
-        metrics = {"final_train_loss": result.train_loss, "eval_loss": result.eval_loss}
-        write_model_card(staging, config.model, config.data.source, counts, config.to_dict(), metrics, adapter_dir)
-        log = {
-            "seconds": result.seconds,
-            "steps": result.steps,
-            "planned_steps": result.planned_steps,
-            "train_loss": result.train_loss,
-            "eval_loss": result.eval_loss,
-            "trainable_params": result.trainable_params,
-            "total_params": result.total_params,
-            "settings": config.to_dict(),
-            "data": data_stats,
-            "memory_before": memory_before,
-            "memory_after": memory_after,
-            "log_history": result.log_history,
-        }
-        (staging / "training_log.json").write_text(json.dumps(log, indent=2))
-        plot_loss_curve(result.log_history, staging / "loss_curve.png")
-        for path in staging.iterdir():
-            path.chmod(0o644)  # some writers create private files; the adapter is meant to be shared
-        old = None
-        if adapter_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=".adapter-old-", dir=adapter_dir.parent))
-            os.replace(adapter_dir, old / ADAPTER_DIR)
-        os.replace(staging, adapter_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from medassist.config import SAMPLE_FLASHCARDS
+from medassist.data import load_records
 from medassist.models import EMBEDDED, load_tokenizer
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "medical_meadow_wikidoc_patient_information.json"
@@ -21,7 +22,8 @@ def tokenizer():
 
 @pytest.fixture(scope="session")
 def sample_rows() -> list[dict[str, str]]:
-    return [json.loads(line) for line in Path(SAMPLE_FLASHCARDS).read_text().splitlines() if line.strip()]
+    """The shipped sample flashcards as the pipeline holds them (question, answer, instruction)."""
+    return load_records(SAMPLE_FLASHCARDS)
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

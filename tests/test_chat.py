@@ -9,18 +9,10 @@ import pytest
 import torch
 from peft import LoraConfig, get_peft_model
 
-from medassist.chat import (
-    DISCLAIMER,
-    EMPTY_MESSAGE_REPLY,
-    ChatEngine,
-    ChatError,
-    StreamStats,
-    detect_emergency,
-    export_gguf,
-    gguf_base_file,
-    history_pairs,
-    serving_engine,
-)
+from medassist.backends import StreamStats
+from medassist.chat import ChatEngine, history_pairs, serving_engine
+from medassist.gguf import export_gguf, gguf_base_file
+from medassist.safety import DISCLAIMER, EMPTY_MESSAGE_REPLY, ChatError, detect_emergency
 from medassist.config import LORA_TARGET_MODULES, GenerationSettings
 from medassist.models import TINY, AdapterError, tiny_llama
 
@@ -71,7 +63,7 @@ def test_merged_and_unmerged_greedy_answers_match(engine, tiny_adapter):
 
 
 def test_cached_system_prompt_gives_the_same_answer_as_a_full_prompt(engine, tokenizer):
-    from medassist.chat import HFBackend
+    from medassist.backends import HFBackend
 
     model, stop_ids = engine.backend.model, engine.backend.stop_ids
     uncached = ChatEngine(HFBackend(model, tokenizer, stop_ids, system_prompt="a different prompt"), tokenizer)
@@ -235,8 +227,8 @@ def test_gguf_export_keeps_tensor_layout_and_llama_cpp_answers(tokenizer, tmp_pa
     from gguf import GGUFReader
     from gguf.quants import dequantize
 
-    from medassist.chat import LlamaCppBackend
-    from medassist.evaluate import end_of_turn_ids
+    from medassist.backends import LlamaCppBackend
+    from medassist.prompts import end_of_turn_ids
     from medassist.models import load_base
 
     model, _ = load_base("embedded")

@@ -12,40 +12,46 @@ INSTRUCTION = "Answer this question truthfully"
 
 
 def card(question: str, answer: str) -> dict[str, str]:
+    """A row as a medalpaca file holds it."""
     return {"instruction": INSTRUCTION, "input": question, "output": answer}
+
+
+def row(question: str, answer: str) -> dict[str, str]:
+    """The same row as the pipeline holds it once loaded."""
+    return {"instruction": INSTRUCTION, "question": question, "answer": answer}
 
 
 def test_sample_flashcards_are_many_valid_and_unique(sample_rows):
     assert len(sample_rows) >= 400
-    assert all(set(row) == {"instruction", "input", "output"} for row in sample_rows)
+    assert all(set(r) == {"instruction", "question", "answer"} for r in sample_rows)
     kept, counts = clean(sample_rows, min_chars=5)
     assert counts == {"too_short": 0, "duplicates": 0}
-    assert len({row["input"].casefold() for row in kept}) == len(sample_rows)
+    assert len({r["question"].casefold() for r in kept}) == len(sample_rows)
 
 
 def test_short_rows_are_dropped_by_the_seeds_rule():
-    rows = [card("What?", "Yes."), card("Why", "Because of the renin-angiotensin system."),
-            card("What does ACE convert?", "Angiotensin I to angiotensin II."), card("Define shock.", "")]
+    rows = [row("What?", "Yes."), row("Why", "Because of the renin-angiotensin system."),
+            row("What does ACE convert?", "Angiotensin I to angiotensin II."), row("Define shock.", "")]
     kept, counts = clean(rows, min_chars=5)
-    assert [row["input"] for row in kept] == ["What does ACE convert?"]
+    assert [r["question"] for r in kept] == ["What does ACE convert?"]
     assert counts["too_short"] == 3
 
 
 def test_whitespace_and_control_characters_are_normalised():
     assert normalize_text("  Which\tnerve \x00 innervates\u200b the deltoid?\r\n\r\n\r\n\nAxillary.  ") == \
         "Which nerve innervates the deltoid?\n\nAxillary."
-    rows = [card(" What is  the antidote for heparin? ", "Protamine sulfate."),
-            card("What is the antidote for heparin?", "Protamine  sulfate.")]
+    rows = [row(" What is  the antidote for heparin? ", "Protamine sulfate."),
+            row("What is the antidote for heparin?", "Protamine  sulfate.")]
     kept, counts = clean(rows, min_chars=5)
     assert len(kept) == 1 and counts["duplicates"] == 1
 
 
 def test_split_has_no_question_in_both_sides_and_is_deterministic():
-    rows = [card(f"Question number {i % 30}?", f"Answer variant {i}.") for i in range(90)]
+    rows = [row(f"Question number {i % 30}?", f"Answer variant {i}.") for i in range(90)]
     train_a, eval_a = split(rows, train_size=100, eval_size=10, seed=7)
     train_b, eval_b = split(rows, train_size=100, eval_size=10, seed=7)
     assert (train_a, eval_a) == (train_b, eval_b)
-    assert not {r["input"].casefold() for r in train_a} & {r["input"].casefold() for r in eval_a}
+    assert not {r["question"].casefold() for r in train_a} & {r["question"].casefold() for r in eval_a}
     # eval takes whole question groups (3 rows each) until it holds 10 rows: 4 groups, the 2 surplus rows
     # are dropped rather than leaked into train, which keeps the other 26 groups (78 rows)
     assert len(eval_a) == 10 and len(train_a) == 78
@@ -77,7 +83,7 @@ def test_every_format_loads_the_same_rows(tmp_path):
     pd.DataFrame(rows).to_csv(tmp_path / "a.csv", index=False)
     pd.DataFrame(rows).to_parquet(tmp_path / "a.parquet")
     for suffix in (".json", ".jsonl", ".csv", ".parquet"):
-        assert load_records(str(tmp_path / f"a{suffix}")) == rows
+        assert load_records(str(tmp_path / f"a{suffix}")) == [row(r["input"], r["output"]) for r in rows]
 
 
 @pytest.mark.parametrize("name, content, message", [
@@ -138,7 +144,7 @@ def test_report_on_real_medical_meadow_data():
     assert figures["raw_rows"] == 5942
     assert figures["valid_rows"] + figures["too_short"] + figures["duplicates"] == 5942
     assert (figures["train_rows"], figures["eval_rows"]) == (3000, 200)
-    assert not {r["input"].casefold() for r in splits.train} & {r["input"].casefold() for r in splits.eval}
+    assert not {r["question"].casefold() for r in splits.train} & {r["question"].casefold() for r in splits.eval}
 
 
 def test_several_sources_are_concatenated_before_cleaning(tmp_path):
@@ -148,3 +154,14 @@ def test_several_sources_are_concatenated_before_cleaning(tmp_path):
                                   card("Which nerve innervates the deltoid?", "The axillary nerve.")]))
     splits = prepare(DataConfig(source=[str(first), str(second)], train_size=10, eval_size=1))
     assert splits.counts == {"raw_rows": 3, "valid_rows": 2, "too_short": 0, "duplicates": 1}
+
+
+def test_other_column_names_are_mapped_once_where_rows_are_loaded(tmp_path):
+    path = tmp_path / "qa.csv"
+    pd.DataFrame({"question": ["What is the antidote for heparin?"], "answer": ["Protamine sulfate."]}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"missing column\(s\) \['input', 'output'\]; it has \['answer', 'question'\]"):
+        load_records(str(path))
+    rows = load_records(str(path), {"question": "question", "answer": "answer"})
+    assert rows == [{"instruction": "", "question": "What is the antidote for heparin?", "answer": "Protamine sulfate."}]
+    with pytest.raises(DataError, match="unknown field"):
+        load_records(str(path), {"query": "question"})

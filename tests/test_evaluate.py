@@ -15,35 +15,30 @@ from medassist.config import apply_overrides, load_profile
 from medassist.evaluate import (
     EvalError,
     ModelScores,
-    SequenceNLL,
-    bleu_stats,
     compare,
     compare_scores,
-    corpus_bleu_from_stats,
-    corpus_perplexity,
-    end_of_turn_ids,
     format_report,
     generate_answers,
     load_tuned,
-    rouge_scores,
     select_eval_rows,
-    sequence_nll,
-    sweep,
     valid_eval_rows,
     write_report,
 )
+from medassist.experiments import sweep
+from medassist.metrics import SequenceNLL, bleu_stats, corpus_bleu_from_stats, corpus_perplexity, rouge_scores, sequence_nll
+from medassist.prompts import end_of_turn_ids
 from medassist.models import EMBEDDED, AdapterError, load_base, tiny_llama
 from medassist.prompts import encode
 
 ROWS = [
-    {"instruction": "", "input": "What is the first-line treatment of anaphylaxis?", "output": "Intramuscular epinephrine (adrenaline) into the outer thigh."},
-    {"instruction": "", "input": "Which vitamin deficiency causes scurvy?", "output": "Vitamin C (ascorbic acid) deficiency."},
-    {"instruction": "", "input": "What does HbA1c measure?", "output": "Average blood glucose over roughly the previous three months."},
-    {"instruction": "", "input": "Name the most common cause of community-acquired pneumonia.", "output": "Streptococcus pneumoniae."},
-    {"instruction": "", "input": "What is the normal adult resting heart rate range?", "output": "About 60 to 100 beats per minute."},
-    {"instruction": "", "input": "Which nerve is compressed in carpal tunnel syndrome?", "output": "The median nerve at the wrist."},
-    {"instruction": "", "input": "What electrolyte abnormality causes peaked T waves?", "output": "Hyperkalaemia, a high blood potassium level."},
-    {"instruction": "", "input": "Which organ produces insulin?", "output": "The pancreas, in the beta cells of the islets of Langerhans."},
+    {"instruction": "", "question": "What is the first-line treatment of anaphylaxis?", "answer": "Intramuscular epinephrine (adrenaline) into the outer thigh."},
+    {"instruction": "", "question": "Which vitamin deficiency causes scurvy?", "answer": "Vitamin C (ascorbic acid) deficiency."},
+    {"instruction": "", "question": "What does HbA1c measure?", "answer": "Average blood glucose over roughly the previous three months."},
+    {"instruction": "", "question": "Name the most common cause of community-acquired pneumonia.", "answer": "Streptococcus pneumoniae."},
+    {"instruction": "", "question": "What is the normal adult resting heart rate range?", "answer": "About 60 to 100 beats per minute."},
+    {"instruction": "", "question": "Which nerve is compressed in carpal tunnel syndrome?", "answer": "The median nerve at the wrist."},
+    {"instruction": "", "question": "What electrolyte abnormality causes peaked T waves?", "answer": "Hyperkalaemia, a high blood potassium level."},
+    {"instruction": "", "question": "Which organ produces insulin?", "answer": "The pancreas, in the beta cells of the islets of Langerhans."},
 ]
 
 
@@ -86,7 +81,7 @@ def test_corpus_bleu_from_stats_equals_sacrebleu():
     import sacrebleu
 
     predictions = ["the median nerve is compressed", "vitamin C deficiency", "epinephrine in the thigh muscle"]
-    references = [row["output"] for row in ROWS[5:8]]
+    references = [row["answer"] for row in ROWS[5:8]]
     expected = sacrebleu.corpus_bleu(predictions, [references]).score
     assert corpus_bleu_from_stats(bleu_stats(predictions, references)) == pytest.approx(expected)
 
@@ -118,7 +113,7 @@ def test_batched_scoring_equals_one_at_a_time(tokenizer):
 
 def test_batch_of_8_generation_equals_one_at_a_time(tokenizer):
     model = varied_tiny(tokenizer)
-    questions = [row["input"] for row in ROWS]
+    questions = [row["question"] for row in ROWS]
     batched = generate_answers(model, tokenizer, questions, max_new_tokens=12, batch_size=8, progress=False)
     single = generate_answers(model, tokenizer, questions, max_new_tokens=12, batch_size=1, progress=False)
     assert batched == single
@@ -145,7 +140,7 @@ def _scores(predictions: list[str], references: list[str], nll: list[tuple[float
 
 
 def test_bootstrap_interval_contains_the_difference_and_is_seeded(smoke_config):
-    references = [row["output"] for row in ROWS]
+    references = [row["answer"] for row in ROWS]
     base = _scores(["unknown"] * 8, references, [(30.0, 10)] * 8)
     tuned_answers = [r if i % 2 else r.split()[0] for i, r in enumerate(references)]
     tuned = _scores(tuned_answers, references, [(20.0 + i, 10) for i in range(8)])
@@ -224,10 +219,11 @@ def test_adapter_base_mismatch_is_named(tiny_adapter, tokenizer, tmp_path):
 
 def test_bad_eval_input_is_reported(tokenizer, smoke_config, tmp_path, capsys):
     with pytest.raises(EvalError, match="no valid eval rows"):
-        valid_eval_rows([{"instruction": "", "input": " ", "output": "x"}], tokenizer, 128)
+        valid_eval_rows([{"instruction": "", "question": " ", "answer": "x"}], tokenizer, 128)
     source = tmp_path / "cards.jsonl"
     source.write_text("".join(json.dumps(row) + "\n" for row in ROWS))
     smoke_config.data.source, smoke_config.data.eval_size = str(source), 3
+    smoke_config.data.columns = {"question": "question", "answer": "answer"}  # the file holds pipeline field names
     with pytest.warns(UserWarning, match="asked for 50 eval examples but the eval split has 3"):
         assert len(select_eval_rows(smoke_config, 50)) == 3
     assert main(["eval", "--adapter", str(tmp_path / "nope"), "--profile", "smoke"]) == 2
@@ -237,7 +233,7 @@ def test_bad_eval_input_is_reported(tokenizer, smoke_config, tmp_path, capsys):
 @pytest.mark.slow
 def test_embedded_model_answers_in_batches():
     model, tokenizer = load_base(EMBEDDED)
-    questions = [ROWS[1]["input"], ROWS[7]["input"]]
+    questions = [ROWS[1]["question"], ROWS[7]["question"]]
     batched = generate_answers(model, tokenizer, questions, max_new_tokens=16, batch_size=2, progress=False)
     single = generate_answers(model, tokenizer, questions, max_new_tokens=16, batch_size=1, progress=False)
     assert batched == single

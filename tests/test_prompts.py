@@ -4,8 +4,8 @@ from medassist.prompts import (
     SYSTEM_PROMPT, ZEPHYR_TEMPLATE, build_messages, encode, ensure_chat_template, neutralize, render_prompt, to_prompt_completion,
 )
 
-ROW = {"instruction": "Answer this question truthfully", "input": "What is the antidote for heparin?",
-       "output": "Protamine sulfate, which binds heparin and neutralises it."}
+ROW = {"instruction": "Answer this question truthfully", "question": "What is the antidote for heparin?",
+       "answer": "Protamine sulfate, which binds heparin and neutralises it."}
 
 
 @pytest.fixture()
@@ -18,16 +18,16 @@ def zephyr_tokenizer(tokenizer):
 
 
 def test_embedded_template_renders_system_user_and_generation_header(tokenizer):
-    text = render_prompt(tokenizer, build_messages(tokenizer, ROW["input"]))
+    text = render_prompt(tokenizer, build_messages(tokenizer, ROW["question"]))
     assert text == (f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n"
-                    f"<|im_start|>user\n{ROW['input']}<|im_end|>\n<|im_start|>assistant\n")
+                    f"<|im_start|>user\n{ROW['question']}<|im_end|>\n<|im_start|>assistant\n")
 
 
 def test_zephyr_fallback_when_tokenizer_has_no_template(zephyr_tokenizer):
     pair = to_prompt_completion(zephyr_tokenizer, ROW)
     assert zephyr_tokenizer.chat_template == ZEPHYR_TEMPLATE
-    assert pair.prompt == f"<|system|>\n{SYSTEM_PROMPT}</s>\n<|user|>\n{ROW['input']}</s>\n<|assistant|>\n"
-    assert pair.completion == ROW["output"] + "</s>\n"
+    assert pair.prompt == f"<|system|>\n{SYSTEM_PROMPT}</s>\n<|user|>\n{ROW['question']}</s>\n<|assistant|>\n"
+    assert pair.completion == ROW["answer"] + "</s>\n"
 
 
 def test_completion_mask_covers_exactly_the_answer_and_end_of_turn(tokenizer):
@@ -36,12 +36,12 @@ def test_completion_mask_covers_exactly_the_answer_and_end_of_turn(tokenizer):
     first = example.completion_mask.index(1)
     assert set(example.completion_mask[:first]) == {0} and set(example.completion_mask[first:]) == {1}
     answer = tokenizer.decode(example.input_ids[first:])
-    assert answer == ROW["output"] + "<|im_end|>\n"
+    assert answer == ROW["answer"] + "<|im_end|>\n"
     assert tokenizer.decode(example.input_ids[:first]).endswith("<|im_start|>assistant\n")
 
 
 def test_truncation_keeps_the_prompt_and_cuts_the_answer(tokenizer):
-    long_row = {**ROW, "output": "word " * 400}
+    long_row = {**ROW, "answer": "word " * 400}
     example = encode(tokenizer, long_row, max_length=128)
     assert len(example.input_ids) == 128
     assert example.completion_mask[0] == 0 and example.completion_mask[-1] == 1

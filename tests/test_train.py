@@ -22,22 +22,12 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from medassist import cli
 from medassist.config import LoraSettings, apply_overrides, load_profile
-from medassist.data import DataError
+from medassist.data import DataError, load_records
 from medassist.models import TINY, ModelLoadError, count_parameters, load_base, tiny_llama
 from medassist.prompts import encode, to_prompt_completion
-from medassist.train import (
-    CHECKPOINT_DIR,
-    PACKED_ATTENTION,
-    TrainError,
-    build_lora_config,
-    build_trainer,
-    encode_dataset,
-    last_complete_checkpoint,
-    lora_parameter_count,
-    lora_parameter_count_for,
-    sft_config,
-    train,
-)
+from medassist.lora import build_lora_config, lora_parameter_count, lora_parameter_count_for
+from medassist.packing import PACKED_ATTENTION, use_packed_attention
+from medassist.train import CHECKPOINT_DIR, TrainError, build_trainer, encode_dataset, last_complete_checkpoint, sft_config, train
 
 from conftest import write_jsonl
 
@@ -82,7 +72,7 @@ def test_lora_formula_matches_a_peft_wrapped_tiny_llama(tokenizer):
 
 
 def test_lora_formula_reproduces_the_seed_figures_for_tinyllama():
-    """The seed printed 12,615,680 trainable of 1,112,664,064 parameters for TinyLlama-1.1B with r=16 on 7 modules."""
+    """The original notebook printed 12,615,680 trainable of 1,112,664,064 parameters for TinyLlama-1.1B with r=16 on 7 modules."""
     config = LlamaConfig(
         vocab_size=32000, hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
         num_attention_heads=32, num_key_value_heads=4, max_position_embeddings=2048, tie_word_embeddings=False,
@@ -103,10 +93,10 @@ def test_lora_formula_reproduces_the_seed_figures_for_tinyllama():
 def tiny_trainer(cards, tokenizer, tmp_path_factory):
     """The trainer `train` builds, on the tiny model and 8 flashcards (built, not run)."""
     config = smoke(cards, tmp_path_factory.mktemp("run"))
-    rows = [json.loads(line) for line in cards.read_text().splitlines()][:8]
+    rows = load_records(str(cards))[:8]
     model = tiny_llama(tokenizer)
     model.config.use_cache = False
-    model.set_attn_implementation(PACKED_ATTENTION)
+    use_packed_attention(model)
     train_set = encode_dataset(tokenizer, rows, config.data.max_length)
     device, dtype = torch.device("cpu"), torch.float32
     return build_trainer(config, model, tokenizer, train_set, None, device, dtype), rows
@@ -151,9 +141,9 @@ def test_padding_free_loss_equals_token_weighted_loss_of_each_example_alone(tiny
 def test_accumulated_micro_batches_give_the_gradient_of_one_batch(cards, tokenizer, tmp_path):
     """The loss divides by the answer tokens of the whole optimizer step, as the Trainer's num_items_in_batch says."""
     config = smoke(cards, tmp_path, "lora.dropout=0", "train.grad_accum=2")
-    rows = [json.loads(line) for line in cards.read_text().splitlines()][:8]
+    rows = load_records(str(cards))[:8]
     model = tiny_llama(tokenizer)
-    model.set_attn_implementation(PACKED_ATTENTION)
+    use_packed_attention(model)
     trainer = build_trainer(config, model, tokenizer, encode_dataset(tokenizer, rows, 128), None,
                             torch.device("cpu"), torch.float32)
     trainer.create_optimizer_and_scheduler(num_training_steps=1)
@@ -328,3 +318,17 @@ def test_nan_loss_stops_training_and_leaves_no_adapter(cards, tmp_path):
     assert checkpoint is not None and checkpoint in str(error.value)
     weights = load_file(Path(checkpoint) / "adapter_model.safetensors")
     assert all(torch.isfinite(w).all() for w in weights.values())  # the kept checkpoint is a finite one
+
+
+def test_a_csv_with_other_column_names_trains_with_a_column_mapping(cards, tmp_path):
+    """README: --set 'data.columns={question: question, answer: answer}' reads a question,answer CSV."""
+    rows = load_records(str(cards))
+    csv = tmp_path / "qa.csv"
+    csv.write_text("question,answer\n" + "".join(f'"{r["question"]}","{r["answer"]}"\n' for r in rows))
+    output = tmp_path / "run"
+    assert cli.main(["train", "--profile", "smoke", "--source", str(csv), "--output", str(output),
+                     "--set", "train.max_steps=2"]) == 2  # the medalpaca columns are missing: a clear error
+    assert cli.main(["train", "--profile", "smoke", "--source", str(csv), "--output", str(output),
+                     "--set", "data.columns={question: question, answer: answer}", "--set", "train.max_steps=2"]) == 0
+    log = json.loads((output / "adapter" / "training_log.json").read_text())
+    assert log["steps"] == 2 and log["data"]["valid_rows"] == len(rows)

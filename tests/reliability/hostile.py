@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
-from medassist.chat import DISCLAIMER, MAX_MESSAGE_CHARS, ChatEngine, ChatError, check_message, urgent_notice
+from medassist.chat import ChatEngine
+from medassist.safety import DISCLAIMER, MAX_MESSAGE_CHARS, ChatError, check_message, urgent_notice
 from medassist.config import GenerationSettings
 
 # The role and turn markers of the two chat formats, written out here (not taken from medassist.prompts),

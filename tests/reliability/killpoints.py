@@ -63,7 +63,9 @@ def arm(point: str) -> None:
 
         train.NonFiniteLossStop.on_step_end = kill_at_step_7
     elif point == "adapter-save":
-        train.plot_loss_curve = _kill_on_call(train.plot_loss_curve, 1)
+        from medassist import artefacts
+
+        artefacts.plot_loss_curve = _kill_on_call(artefacts.plot_loss_curve, 1)
     else:
         raise SystemExit(f"unknown kill point '{point}': choose one of {', '.join(KILL_POINTS)}")
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from gradio_client import Client
 from gradio_client.utils import QueueError
 
-from medassist.chat import DISCLAIMER
+from medassist.safety import DISCLAIMER
 
 ROOT = Path(__file__).resolve().parents[2]
 API = "/answer"  # app.py's chat function, as the Gradio API names it

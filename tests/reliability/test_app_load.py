@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from app import EXAMPLES
-from medassist.chat import LONE_SURROGATE, ChatEngine
+from medassist.chat import ChatEngine
+from medassist.safety import LONE_SURROGATE
 from medassist.models import TINY
 from reliability.hostile import hostile_messages, judge_turn
 from reliability.load import API, TEMPERATURE, chat_sessions, client, queue_burst, running_app

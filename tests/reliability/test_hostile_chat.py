@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from medassist.chat import DISCLAIMER, EMPTY_MESSAGE_REPLY, ChatEngine, Pair, check_message, history_pairs
+from medassist.chat import ChatEngine, Pair, history_pairs
+from medassist.safety import DISCLAIMER, EMPTY_MESSAGE_REPLY, check_message
 from medassist.config import GenerationSettings
 from medassist.models import TINY, load_tokenizer
 from medassist.prompts import ZEPHYR_TEMPLATE, build_messages, render_prompt
