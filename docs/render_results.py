@@ -190,8 +190,31 @@ def reliability() -> str:
             + _table(["what", "result", "must be 0"], rows))
 
 
+def grounded() -> str:
+    """The question set's four cells and retrieval recall, from the shipped adapter's metrics.json."""
+    report = _read(ADAPTER / "metrics.json")["grounded"]
+
+    def cell(figure: dict[str, Any]) -> str:
+        return f"{figure['rate']:.2f} [{figure['ci_low']:.2f}, {figure['ci_high']:.2f}]"
+
+    names = {"closed_book_base": "closed-book, base", "closed_book_tuned": "closed-book, fine-tuned",
+             "grounded_base": "grounded, base", "grounded_tuned": "grounded, fine-tuned"}
+    rows = [[label, cell(report["cells"][name]["key_fact_accuracy"]), cell(report["cells"][name]["abstains_out_of_base"]),
+             cell(report["cells"][name]["abstains_in_base"])] for name, label in names.items()]
+    questions, kb = report["questions"], report["knowledge_base"]
+    recall = ", ".join(f"{name} **{value['rate']:.3f}** [{value['ci_low']:.3f}, {value['ci_high']:.3f}]"
+                       for name, value in report["retrieval"].items())
+    return (f"`medassist eval` on the `test` split of `medassist/assets/{questions['file']}`: {questions['in_base']} questions "
+            f"reworded from cards of the knowledge base (each with the key terms a correct answer must contain) and "
+            f"{questions['out_of_base']} questions it cannot answer; {kb['cards']} cards, k={kb['k']} sources per prompt, "
+            f"abstention threshold {kb['min_score']} (BM25, set by `medassist calibrate` on the separate `calibration` "
+            "split); greedy decoding; 95% bootstrap intervals over questions (`medical_lora_adapter/metrics.json`):\n\n"
+            + _table(["", "key fact in the answer", "abstains: not in the knowledge base", "abstains: in it (wrong)"], rows)
+            + f"\nRetrieval (the source card, or one stating the same key fact, among the top k): {recall}.\n")
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
-    "adapter": adapter_metrics, "train-speed": train_speed, "eval-speed": eval_speed, "chat-speed": chat_speed,
+    "adapter": adapter_metrics, "grounded": grounded, "train-speed": train_speed, "eval-speed": eval_speed, "chat-speed": chat_speed,
     "experiments": experiments, "reliability": reliability,
 }
 

@@ -1,10 +1,12 @@
 """The chat engine: (message, history, settings) in, a streamed answer as a user sees it out.
 
-What happens to a message, in order: the safety checks (medassist.safety: emergency notice, empty or
-oversized input, settings), history normalised from Gradio messages or (user, assistant) pairs and
-trimmed oldest-first to fit the context window, the prompt rendered with the model's chat template
-(user text neutralised so it cannot forge a turn), then the backend (medassist.backends) streams the
-answer. Every answer ends with the disclaimer.
+What happens to a message, in order (`ChatEngine.turn`): an emergency gets fixed, reviewed guidance and
+no generated text (medassist.safety); an empty or oversized message gets an explanation; the knowledge
+base is searched (medassist.retrieval, medassist.grounding) and a question no card answers gets a fixed
+abstention; otherwise history, normalised from Gradio messages or (user, assistant) pairs, bounded by
+characters and trimmed oldest-first to fit the context, goes with the retrieved sources and the message
+into the model's chat template (user text neutralised so it cannot forge a turn), and the backend
+(medassist.backends) streams the answer, which is shown with its sources. Every turn ends with the disclaimer.
 
 Generation runs in a worker thread; at most `backend.slots` run at once (one for `hf` and `llama.cpp`:
 on 2 cores a second concurrent `generate` would only split the cores), the others wait in order.
@@ -16,19 +18,24 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
 from .backends import Backend, StreamStats, TokenStream, create_backend
-from .config import ADAPTER_CONFIG, EMBEDDED, GenerationSettings, ServeConfig
+from .config import ADAPTER_CONFIG, EMBEDDED, GenerationSettings, GroundingConfig, ServeConfig
 from .models import adapter_base
 from .prompts import SYSTEM_PROMPT, build_messages, render_prompt
-from .safety import DISCLAIMER, MAX_MESSAGE_CHARS, ChatError, check_message, check_settings, encodable, urgent_notice
+from .grounding import ABSTAIN_ANSWER, grounded_question, is_abstention, retrieve
+from .retrieval import Hit, KnowledgeBase
+from .safety import DISCLAIMER, MAX_MESSAGE_CHARS, ChatError, check_message, check_settings, emergency_reply, encodable
 
 Pair = tuple[str, str]
 DEFAULT_CONTEXT_TOKENS = ServeConfig.context_tokens
+CHARS_PER_TOKEN_BOUND = 8  # generous: medical English averages about 4 characters per token
+SOURCES_HEADING = "Sources (from the knowledge base):"
 
 
 # --------------------------------------------------------------------------------------------
@@ -47,11 +54,8 @@ def message_text(content: Any) -> str:
 
 
 def strip_decorations(answer: str) -> str:
-    """The model's own words: without the urgent-care notice and the disclaimer the engine added."""
-    answer = answer.removesuffix(DISCLAIMER)
-    if answer.startswith("**\u26a0\ufe0f This may be a medical emergency"):
-        answer = answer.split("**\n\n", 1)[-1]
-    return answer
+    """The answer's own words: without the sources list and the disclaimer the engine added."""
+    return answer.removesuffix(DISCLAIMER).split(SOURCES_HEADING, 1)[0].rstrip()
 
 
 def history_pairs(history: Iterable[Pair | dict[str, Any]] | None) -> list[Pair]:
@@ -70,11 +74,29 @@ def history_pairs(history: Iterable[Pair | dict[str, Any]] | None) -> list[Pair]
                 pairs.append(("\n".join(pending), strip_decorations("\n".join(answer))))
                 pending, answer = [], []
             pending.append(text)
-        elif item.get("role") == "assistant" and pending:
-            answer.append(text)
+        elif item.get("role") == "assistant" and pending and not (item.get("metadata") or {}).get("title"):
+            answer.append(text)  # a message with a title is a collapsible source card the app showed, not the answer
     if pending and answer:
         pairs.append(("\n".join(pending), strip_decorations("\n".join(answer))))
     return pairs
+
+
+@dataclass
+class Reply:
+    """One turn as the engine answers it: the text so far, the cards it rests on, and why it looks as it does."""
+
+    text: str
+    sources: list[Hit] = field(default_factory=list)
+    kind: str = "answer"  # answer (generated from sources) | emergency (fixed guidance) | abstain | refused
+    done: bool = False
+
+
+def render_sources(hits: list[Hit]) -> str:
+    """The sources as plain text under an answer (the CLI and `respond`); the app shows them as collapsible cards."""
+    if not hits:
+        return ""
+    cards = "\n".join(f"[{n}] {hit.card.question}\n    {hit.card.answer}" for n, hit in enumerate(hits, start=1))
+    return f"\n\n{SOURCES_HEADING}\n{cards}"
 
 
 _DONE = object()
@@ -91,6 +113,8 @@ class ChatEngine:
         context_tokens: int = DEFAULT_CONTEXT_TOKENS,
         system_prompt: str = SYSTEM_PROMPT,
         max_message_chars: int = MAX_MESSAGE_CHARS,
+        knowledge_base: KnowledgeBase | None = None,
+        grounding: GroundingConfig | None = None,
     ):
         self.backend = backend
         self.tokenizer = tokenizer
@@ -98,6 +122,8 @@ class ChatEngine:
         self.context_tokens = min(context_tokens, backend.context_limit())
         self.system_prompt = system_prompt
         self.max_message_chars = max_message_chars
+        self.knowledge_base = knowledge_base  # None: closed-book (tests and benchmarks of the bare model)
+        self.grounding = grounding or GroundingConfig()
         self._slots = threading.Semaphore(backend.slots)
 
     @classmethod
@@ -108,12 +134,16 @@ class ChatEngine:
         backend: str = "hf",
         merge: bool = True,
         context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+        grounding: GroundingConfig | None = None,
     ) -> ChatEngine:
-        """Base (from the adapter's config unless `base` is given) + adapter, merged, on the named backend."""
+        """Base (from the adapter's config unless `base` is given) + adapter, merged, on the named backend;
+        with `grounding`, answers come from its knowledge base."""
         source = base or (adapter_base(Path(adapter)) if adapter is not None else EMBEDDED)
         what = f"base '{source}'" + (f" + adapter {adapter} ({'merged' if merge else 'unmerged'})" if adapter else "")
+        knowledge_base = KnowledgeBase.load(grounding.knowledge_base) if grounding is not None else None
         engine_backend, tokenizer = create_backend(backend, adapter, base, merge=merge, context_tokens=context_tokens)
-        return cls(engine_backend, tokenizer, f"{what}, {backend} backend", context_tokens)
+        return cls(engine_backend, tokenizer, f"{what}, {backend} backend", context_tokens,
+                   knowledge_base=knowledge_base, grounding=grounding)
 
     def prompt_ids(self, message: str, history: Iterable[Pair | dict[str, Any]] | None = None, max_new_tokens: int = 256) -> list[int]:
         """Token ids of system prompt + as much recent history as fits + the new message, ending with the assistant header."""
@@ -121,7 +151,7 @@ class ChatEngine:
         if budget <= 0:
             raise ChatError(f"max_new_tokens={max_new_tokens} leaves no room for the prompt in the {self.context_tokens}-token context")
         message = encodable(message)
-        pairs = [(encodable(user), encodable(assistant)) for user, assistant in history_pairs(history)]
+        pairs = self.recent_turns(history)
 
         def render(start: int) -> list[int]:
             messages = build_messages(self.tokenizer, message, history=pairs[start:], system_prompt=self.system_prompt)
@@ -142,6 +172,24 @@ class ChatEngine:
                 break
             ids = longer
         return ids
+
+    def recent_turns(self, history: Iterable[Pair | dict[str, Any]] | None) -> list[Pair]:
+        """The newest turns whose text could fit the context, bounded by characters before anything is tokenised.
+
+        A token is at least one character, so turns beyond `CHARS_PER_TOKEN_BOUND` characters per context token can
+        never fit: whatever the history holds (a 50 MB turn, 10,000 turns), prompt building stays cheap. Turns whose
+        message was refused (too long) never enter a prompt.
+        """
+        budget = self.context_tokens * CHARS_PER_TOKEN_BOUND
+        kept: list[Pair] = []
+        for user, assistant in reversed(history_pairs(history)):
+            if len(user) > self.max_message_chars:
+                continue
+            budget -= len(user) + len(assistant)
+            if budget < 0:
+                break
+            kept.append((encodable(user), encodable(assistant)))
+        return kept[::-1]
 
     def stream(
         self,
@@ -182,6 +230,48 @@ class ChatEngine:
         finally:
             cancel.set()
 
+    def turn(
+        self,
+        message: str,
+        history: Iterable[Pair | dict[str, Any]] | None = None,
+        settings: GenerationSettings | None = None,
+        stats: StreamStats | None = None,
+    ) -> Iterator[Reply]:
+        """One turn, growing as it streams; the last Reply has `done` set and ends with the disclaimer.
+
+        In this order: an emergency (in this message, or earlier in the conversation until the user moves on) gets
+        fixed guidance and the model generates nothing; an empty or oversized message gets an explanation; with a
+        knowledge base, a question no card answers gets the fixed abstention; otherwise the model answers from the
+        retrieved cards, which come with the reply as its sources.
+        """
+        earlier = [user for user, _ in history_pairs(history)]
+        guidance = emergency_reply(message, earlier)
+        if guidance is not None:
+            yield Reply(guidance + DISCLAIMER, kind="emergency", done=True)
+            return
+        problem = check_message(message, self.max_message_chars)
+        if problem:
+            yield Reply(problem, kind="refused", done=True)
+            return
+        hits: list[Hit] = []
+        question = message
+        if self.knowledge_base is not None:
+            hits = retrieve(self.knowledge_base, message, self.grounding)
+            if not hits:
+                yield Reply(ABSTAIN_ANSWER + DISCLAIMER, kind="abstain", done=True)
+                return
+            question = grounded_question(message, hits)
+        text = ""
+        try:
+            for piece in self.stream(question, history, settings, stats):
+                text += piece
+                yield Reply(text, hits)
+        except ChatError as error:
+            yield Reply(f"{text}{error}", kind="refused", done=True)
+            return
+        kind = "abstain" if is_abstention(text) else "answer"
+        yield Reply(text.rstrip() + DISCLAIMER, [] if kind == "abstain" else hits, kind, done=True)
+
     def respond(
         self,
         message: str,
@@ -189,25 +279,12 @@ class ChatEngine:
         settings: GenerationSettings | None = None,
         stats: StreamStats | None = None,
     ) -> Iterator[str]:
-        """The answer as shown to a user, growing as it streams: urgent-care notice, model text, disclaimer.
-
-        Input that cannot be answered (empty, too long, bad settings) yields one explanatory message instead.
-        """
-        problem = check_message(message, self.max_message_chars)
-        if problem:
-            yield problem
-            return
-        text = urgent_notice(message)
-        try:
-            if text:
-                yield text
-            for piece in self.stream(message, history, settings, stats):
-                text += piece
-                yield text
-        except ChatError as error:
-            yield f"{text}{error}"
-            return
-        yield text.rstrip() + DISCLAIMER
+        """`turn` as plain text, growing as it streams: the answer, its sources listed under it, the disclaimer."""
+        for reply in self.turn(message, history, settings, stats):
+            if reply.done and reply.sources:
+                yield reply.text.removesuffix(DISCLAIMER) + render_sources(reply.sources) + DISCLAIMER
+            else:
+                yield reply.text
 
     def reply(self, message: str, history: Iterable[Pair | dict[str, Any]] | None = None, settings: GenerationSettings | None = None) -> str:
         """The complete decorated answer (the last value `respond` yields)."""
@@ -218,7 +295,8 @@ class ChatEngine:
 
 
 def serving_engine(adapter: str | Path, base: str | None = None, backend: str = ServeConfig.backend,
-                   context_tokens: int = DEFAULT_CONTEXT_TOKENS) -> tuple[ChatEngine, str]:
+                   context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+                   grounding: GroundingConfig | None = None) -> tuple[ChatEngine, str]:
     """Engine for the web app, plus a note for its description.
 
     A directory without adapter_config.json (no adapter shipped yet) serves the base model and says so;
@@ -226,6 +304,6 @@ def serving_engine(adapter: str | Path, base: str | None = None, backend: str = 
     """
     adapter = Path(adapter)
     if (adapter / ADAPTER_CONFIG).is_file():
-        return ChatEngine.load(adapter, base, backend, context_tokens=context_tokens), ""
-    engine = ChatEngine.load(None, base or EMBEDDED, backend, context_tokens=context_tokens)
+        return ChatEngine.load(adapter, base, backend, context_tokens=context_tokens, grounding=grounding), ""
+    engine = ChatEngine.load(None, base or EMBEDDED, backend, context_tokens=context_tokens, grounding=grounding)
     return engine, f"No fine-tuned adapter found in `{adapter}/`: this is the base model without medical fine-tuning."

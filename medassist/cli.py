@@ -7,11 +7,12 @@ import json
 import sys
 from dataclasses import replace
 
+from . import __version__
 from .config import PROFILES, Config, ServeConfig, apply_overrides, load_config, load_profile
 
 
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default="cpu", help=f"named profile: {', '.join(PROFILES)} (default cpu)")
+    parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES), help="named profile (default cpu)")
     parser.add_argument("--config", help="JSON/YAML config file; replaces the profile")
     parser.add_argument("--model", help="model source: embedded, tiny, a hub id, a local dir or a .gguf file")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -126,7 +127,8 @@ def _chat_engine(args: argparse.Namespace):
     if args.max_new_tokens is not None:
         settings = replace(settings, max_new_tokens=args.max_new_tokens)
     base = args.model or (None if args.adapter else config.model)
-    engine = ChatEngine.load(args.adapter, base, backend=args.backend, context_tokens=config.serve.context_tokens)
+    engine = ChatEngine.load(args.adapter, base, backend=args.backend, context_tokens=config.serve.context_tokens,
+                             grounding=config.grounding)
     return engine, settings
 
 
@@ -171,6 +173,23 @@ def cmd_chat(args: argparse.Namespace) -> None:
             history.append((message, answer))
 
 
+def cmd_calibrate(args: argparse.Namespace) -> None:
+    """Print the abstention threshold for the configured knowledge base, set from the question set's calibration split."""
+    from .grounded_eval import MAX_WRONG_ABSTENTION, calibrate_min_score, load_questions, top_score
+    from .retrieval import KnowledgeBase
+
+    config = config_from_args(args)
+    kb = KnowledgeBase.load(config.grounding.knowledge_base)
+    threshold = calibrate_min_score(kb, load_questions("calibration"))
+    for split in ("calibration", "test"):
+        questions = load_questions(split)
+        refused = {kind: [top_score(kb, q.question) < threshold for q in questions if q.in_base == kind] for kind in (True, False)}
+        print(f"{split:12} refused: {sum(refused[True]) / len(refused[True]):.3f} of {len(refused[True])} answerable, "
+              f"{sum(refused[False]) / len(refused[False]):.3f} of {len(refused[False])} unanswerable")
+    print(f"grounding.min_score = {threshold:.2f}  (refuses at most {MAX_WRONG_ABSTENTION:.0%} of answerable calibration "
+          f"questions; {len(kb)} cards in {config.grounding.knowledge_base})")
+
+
 def cmd_ask(args: argparse.Namespace) -> None:
     engine, settings = _chat_engine(args)
     _print_streamed(engine.respond(args.question, None, settings))
@@ -182,6 +201,7 @@ def _cell(value: str | float | None) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medassist", description="LoRA fine-tuning of a small chat LLM for medical Q&A.")
+    parser.add_argument("--version", action="version", version=f"medassist {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     data = commands.add_parser("data", help="load, clean and split a dataset and print its report")
@@ -221,9 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
     chat.set_defaults(handler=cmd_chat)
 
     ask = commands.add_parser("ask", help="ask one question and stream the answer to stdout")
-    ask.add_argument("question")
+    ask.add_argument("question", help="the question, quoted, e.g. \"What is the antidote for heparin?\"")
     _add_chat_arguments(ask)
     ask.set_defaults(handler=cmd_ask)
+
+    calibrate = commands.add_parser("calibrate", help="set the abstention threshold (grounding.min_score) on the "
+                                                     "question set's calibration split")
+    _add_config_arguments(calibrate)
+    calibrate.set_defaults(handler=cmd_calibrate)
 
     return parser
 

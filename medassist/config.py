@@ -8,7 +8,12 @@ YAML and accept `section.field=value` overrides from the command line.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
 import json
+import math
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -76,6 +81,7 @@ class EvalConfig:
     batch_size: int = 8
     bootstrap_samples: int = 1000
     seed: int = 42
+    grounded_questions: int = 0  # per kind from the grounded question set's test split; 0 = all of them
 
 
 @dataclass
@@ -90,11 +96,13 @@ class GenerationSettings:
 class GroundingConfig:
     """Retrieval-augmented answers: the knowledge base, how many cards go into a prompt, when to abstain."""
 
-    enabled: bool = False  # train and evaluate with retrieved cards in the prompt (RAFT); serving always retrieves
+    enabled: bool = True  # train and evaluate with retrieved cards in the prompt (RAFT); serving always retrieves
     knowledge_base: str | list[str] = SAMPLE_FLASHCARDS  # any source data.load_records reads
     k: int = 3  # cards in each prompt
-    own_card_rate: float = 0.8  # training: share of examples whose own card is among the k (else: abstain target)
-    min_score: float = 0.0  # abstain without generating when the best card scores below this (BM25, calibrated)
+    own_card_rate: float = 0.7  # training: share of examples whose own card is among the k (else: abstain target)
+    # Abstain without generating when the best card scores below this BM25 score. Calibrated for the shipped cards by
+    # `medassist calibrate` (at most 5% of the question set's answerable calibration questions refused).
+    min_score: float = 4.78
 
 
 @dataclass
@@ -127,15 +135,20 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Config:
-        known = {f.name: f for f in fields(cls)}
-        unknown = set(values) - set(known)
-        if unknown:
-            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        """A validated Config (profiles, files and --set overrides all come through here): an unknown key, a value
+        of the wrong type or out of range is a `ConfigError` naming the setting (see `validate`)."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"a config must be a mapping of sections and settings, got {_show(values)}")
+        _refuse_unknown_keys(values, cls, "")
+        hints = _type_hints(cls)
         kwargs: dict[str, Any] = {}
         for name, value in values.items():
-            default = getattr(cls(), name)
-            kwargs[name] = _section_from_dict(type(default), value, name) if dataclasses.is_dataclass(default) else value
-        return cls(**kwargs)
+            annotation = hints[name]
+            if dataclasses.is_dataclass(annotation):
+                kwargs[name] = _section_from_dict(annotation, value, name)
+            else:
+                kwargs[name] = _coerce(value, annotation, name)
+        return validate(cls(**kwargs))
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
@@ -143,14 +156,14 @@ class Config:
         path.write_text(text)
 
 
-def _section_from_dict(section_type: type, values: dict[str, Any], section: str) -> Any:
-    known = {f.name for f in fields(section_type)}
-    unknown = set(values) - known
-    if unknown:
-        raise ValueError(f"unknown keys in config section '{section}': {sorted(unknown)}")
-    if "target_modules" in values:
-        values = {**values, "target_modules": tuple(values["target_modules"])}
-    return section_type(**values)
+def _section_from_dict(section_type: type, values: Any, section: str) -> Any:
+    if isinstance(values, section_type):
+        values = asdict(values)
+    if not isinstance(values, dict):
+        raise ConfigError(f"config section '{section}' must be a mapping of its settings, got {_show(values)}")
+    _refuse_unknown_keys(values, section_type, section)
+    hints = _type_hints(section_type)
+    return section_type(**{name: _coerce(value, hints[name], f"{section}.{name}") for name, value in values.items()})
 
 
 PROFILES: dict[str, Config] = {
@@ -162,13 +175,13 @@ PROFILES: dict[str, Config] = {
         data=DataConfig(source=FLASHCARDS_HUB_ID, train_size=3000, eval_size=200),
         eval=EvalConfig(n_examples=50, max_new_tokens=128, batch_size=16),
     ),
-    # The embedded model on the shipped flashcards, sized for ~10 minutes on 2 CPU cores.
+    # The embedded model on the shipped flashcards, grounded, sized for minutes on 2 CPU cores (one epoch).
     "cpu": Config(
         name="cpu",
         model=EMBEDDED,
         output_dir="outputs/cpu",
-        data=DataConfig(source=SAMPLE_FLASHCARDS, train_size=360, eval_size=40, max_length=256),
-        train=TrainConfig(epochs=2, batch_size=8, grad_accum=2, learning_rate=4e-4, save_steps=10, logging_steps=2),
+        data=DataConfig(source=SAMPLE_FLASHCARDS, train_size=360, eval_size=40, max_length=512),
+        train=TrainConfig(epochs=1, batch_size=8, grad_accum=2, learning_rate=4e-4, save_steps=5, logging_steps=2),
         eval=EvalConfig(n_examples=40, max_new_tokens=64, batch_size=8, bootstrap_samples=1000),
     ),
     # A tiny random Llama for tests: seconds, not minutes.
@@ -176,10 +189,10 @@ PROFILES: dict[str, Config] = {
         name="smoke",
         model=TINY,
         output_dir="outputs/smoke",
-        data=DataConfig(source=SAMPLE_FLASHCARDS, train_size=32, eval_size=8, max_length=128),
+        data=DataConfig(source=SAMPLE_FLASHCARDS, train_size=32, eval_size=8, max_length=512),
         lora=LoraSettings(r=4, alpha=8),
         train=TrainConfig(epochs=1, batch_size=4, grad_accum=1, learning_rate=1e-3, save_steps=4, logging_steps=1, warmup_ratio=0.0),
-        eval=EvalConfig(n_examples=8, max_new_tokens=8, batch_size=4, bootstrap_samples=200),
+        eval=EvalConfig(n_examples=8, max_new_tokens=8, batch_size=4, bootstrap_samples=200, grounded_questions=3),
         generation=GenerationSettings(max_new_tokens=16),
     ),
 }
@@ -195,8 +208,11 @@ def load_config(path: str | Path) -> Config:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
-    text = path.read_text()
-    values = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    try:
+        text = path.read_text(encoding="utf-8")
+        values = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"config file {path} could not be parsed: {_one_line(error)}") from error
     if not isinstance(values, dict):
         raise ValueError(f"config file {path} must hold a mapping, got {type(values).__name__}")
     return Config.from_dict(values)
@@ -205,31 +221,271 @@ def load_config(path: str | Path) -> Config:
 def apply_overrides(config: Config, overrides: list[str]) -> Config:
     """Return a copy with `section.field=value` (or `field=value`) overrides applied.
 
-    Values are parsed as YAML scalars, so `train.learning_rate=1e-4` is a float and
-    `lora.target_modules=[q_proj,v_proj]` a list.
+    Values are parsed as YAML, so `train.learning_rate=1e-4` is a float and `lora.target_modules=[q_proj,v_proj]`
+    a list, then checked against the type of the field they set (`Config.from_dict`): `train.learning_rate=abc` is
+    refused. A text field keeps the text as typed (`model=2024` is the string '2024', not a number); a mapping
+    given for a whole section updates its fields.
     """
     values = config.to_dict()
     for item in overrides:
         key, sep, raw = item.partition("=")
-        if not sep:
-            raise ValueError(f"override '{item}' must look like section.field=value")
-        *path, leaf = key.strip().split(".")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like section.field=value")
+        *path, leaf = key.split(".")
         target = values
         for part in path:
             if not isinstance(target.get(part), dict):
-                raise ValueError(f"override '{item}': unknown config section '{part}'")
+                raise ConfigError(f"override {item!r}: unknown config section '{part}'{_suggestion(key)}")
             target = target[part]
-        if leaf not in target:
-            raise ValueError(f"override '{item}': unknown config key '{key}'")
-        target[leaf] = _parse_scalar(raw)
+        annotation = _annotation_at(key.split("."))
+        parent = _annotation_at(path)
+        if leaf not in target and typing.get_origin(parent) is not dict:  # a mapping field (data.columns) may gain keys
+            raise ConfigError(f"override {item!r}: unknown config key '{key}'{_suggestion(key)}")
+        value = _parse_override(raw, annotation, item)
+        if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
+            value = {**target[leaf], **value}
+        target[leaf] = value
     return Config.from_dict(values)
 
 
-def _parse_scalar(raw: str) -> Any:
-    value = yaml.safe_load(raw)
-    if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string
-        try:
-            return float(value)
-        except ValueError:
-            return value
+def _parse_override(raw: str, annotation: Any, item: str) -> Any:
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"override {item!r}: the value is not valid YAML ({_one_line(error)})") from error
+    scalar = not isinstance(value, (list, dict))
+    if scalar and annotation is not None and _accepts_str(annotation) and _convert(value, annotation) is _INVALID:
+        return raw.strip()  # YAML read a number, a bool or a date where the field is text
     return value
+
+
+# ----------------------------------------------------------------------------------------- validation
+
+
+class ConfigError(ValueError):
+    """A setting is unknown, of the wrong type or out of range; the message names it (one line)."""
+
+
+_INVALID = object()
+_SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt")
+_SEED_MAX = 2**32 - 1  # numpy's limit; transformers seeds numpy with train.seed
+
+
+def _nonempty_text(value: Any) -> bool:
+    items = [value] if isinstance(value, str) else list(value)
+    return bool(items) and all(isinstance(item, str) and item.strip() for item in items)
+
+
+_AT_LEAST_1 = (lambda v: v >= 1, "an int >= 1")
+_AT_LEAST_0 = (lambda v: v >= 0, "an int >= 0")
+_SEED = (lambda v: 0 <= v <= _SEED_MAX, f"an int in [0, {_SEED_MAX}]")
+_NONEMPTY = (_nonempty_text, "non-empty text")
+
+# Range rules by dotted key; every float must also be finite (checked for all fields), types follow the annotations.
+RULES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
+    "model": _NONEMPTY,
+    "output_dir": _NONEMPTY,
+    "data.source": (_nonempty_text, "a non-empty path or hub id, or a non-empty list of them"),
+    "data.columns": (lambda v: set(v) <= {QUESTION, ANSWER, INSTRUCTION} and all(c.strip() for c in v.values()),
+                     f"a mapping from {QUESTION}/{ANSWER}/{INSTRUCTION} to non-empty column names"),
+    "data.train_size": _AT_LEAST_0,
+    "data.eval_size": _AT_LEAST_0,
+    "data.seed": _SEED,
+    "data.min_chars": _AT_LEAST_0,
+    "data.max_length": _AT_LEAST_1,
+    "lora.r": _AT_LEAST_1,
+    "lora.alpha": (lambda v: v > 0, "> 0 (alpha 0 scales the adapter to nothing)"),
+    "lora.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "lora.target_modules": (lambda v: len(v) > 0 and all(m.strip() for m in v), "a non-empty list of module names"),
+    "train.epochs": (lambda v: v > 0, "> 0"),
+    "train.batch_size": _AT_LEAST_1,
+    "train.grad_accum": _AT_LEAST_1,
+    "train.learning_rate": (lambda v: v > 0, "> 0"),
+    "train.lr_scheduler": (lambda v: v in _SCHEDULERS, f"one of {', '.join(_SCHEDULERS)}"),
+    "train.warmup_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "train.weight_decay": (lambda v: v >= 0, ">= 0"),
+    "train.max_steps": (lambda v: v == -1 or v > 0, "-1 (use train.epochs) or an int > 0"),
+    "train.save_steps": _AT_LEAST_1,
+    "train.logging_steps": _AT_LEAST_1,
+    "train.precision": (lambda v: v in ("auto", "fp32", "fp16", "bf16"), "one of auto, fp32, fp16, bf16"),
+    "train.gradient_checkpointing": (lambda v: v in ("auto", "on", "off"), "one of auto, on, off"),
+    "train.seed": _SEED,
+    "eval.n_examples": _AT_LEAST_1,
+    "eval.max_new_tokens": _AT_LEAST_1,
+    "eval.batch_size": _AT_LEAST_1,
+    "eval.bootstrap_samples": _AT_LEAST_1,
+    "eval.seed": _SEED,
+    "eval.grounded_questions": _AT_LEAST_0,
+    "generation.temperature": (lambda v: 0 <= v <= 2, "in [0, 2] (0 is greedy)"),
+    "generation.top_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "generation.max_new_tokens": _AT_LEAST_1,
+    "generation.repetition_penalty": (lambda v: v > 0, "> 0"),
+    "grounding.knowledge_base": (_nonempty_text, "a non-empty path or hub id, or a non-empty list of them"),
+    "grounding.k": _AT_LEAST_1,
+    "grounding.own_card_rate": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "serve.adapter": _NONEMPTY,
+    "serve.base": (lambda v: v is None or v.strip() != "", "a model source or null (the adapter's recorded base)"),
+    "serve.backend": _NONEMPTY,
+    "serve.queue_size": _AT_LEAST_1,
+    "serve.max_message_chars": _AT_LEAST_1,
+    "serve.context_tokens": (lambda v: v >= 64, "an int >= 64"),
+}
+
+
+def validate(config: Config) -> Config:
+    """Check every setting of `config` against its annotated type and its range (RULES); NaN and inf are refused
+    for every float. Raises `ConfigError` naming the first bad setting; returns `config` unchanged."""
+    for key, value, annotation in _settings(config):
+        value = _coerce(value, annotation, key)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, got {value}")
+        rule = RULES.get(key)
+        if rule is not None and not rule[0](value):
+            raise ConfigError(f"{key} must be {rule[1]}, got {_show(value)}")
+    return config
+
+
+def _settings(config: Config) -> typing.Iterator[tuple[str, Any, Any]]:
+    """(dotted key, value, annotation) for every leaf setting."""
+    for name, annotation in _type_hints(type(config)).items():
+        value = getattr(config, name)
+        if dataclasses.is_dataclass(annotation):
+            for field_name, field_annotation in _type_hints(annotation).items():
+                yield f"{name}.{field_name}", getattr(value, field_name), field_annotation
+        else:
+            yield name, value, annotation
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _annotation_at(parts: list[str]) -> Any:
+    """The annotated type at a dotted path (a section, a field, or a value inside a mapping field); None if unknown."""
+    annotation: Any = Config
+    for part in parts:
+        if dataclasses.is_dataclass(annotation):
+            annotation = _type_hints(annotation).get(part)
+        elif typing.get_origin(annotation) is dict:
+            annotation = typing.get_args(annotation)[1]
+        else:
+            return None
+        if annotation is None:
+            return None
+    return annotation
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """`value` as the annotated type (an int where a float is expected, a list where a tuple is), or ConfigError."""
+    converted = _convert(value, annotation)
+    if converted is _INVALID:
+        raise ConfigError(f"{key} must be {_describe(annotation)}, got {_show(value)}")
+    return converted
+
+
+def _convert(value: Any, annotation: Any) -> Any:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for option in args:
+            converted = _convert(value, option)
+            if converted is not _INVALID:
+                return converted
+        return _INVALID
+    if annotation is type(None):
+        return None if value is None else _INVALID
+    if annotation is bool:
+        return value if isinstance(value, bool) else _INVALID
+    if annotation is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else _INVALID
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            return _INVALID
+        try:
+            return float(value.strip() if isinstance(value, str) else value)  # YAML 1.1 reads 1e-4 as a string
+        except (ValueError, OverflowError):
+            return _INVALID
+    if annotation is str:
+        return value if isinstance(value, str) else _INVALID
+    if origin in (tuple, list):
+        if origin is tuple and isinstance(value, str):
+            value = [value]  # lora.target_modules=q_proj: one module
+        if not isinstance(value, (list, tuple)):
+            return _INVALID
+        items = [_convert(item, args[0]) for item in value]
+        if any(item is _INVALID for item in items):
+            return _INVALID
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            return _INVALID
+        pairs = [(_convert(k, args[0]), _convert(v, args[1])) for k, v in value.items()]
+        if any(k is _INVALID or v is _INVALID for k, v in pairs):
+            return _INVALID
+        return dict(pairs)
+    raise TypeError(f"no validation rule for the annotation {annotation!r}")
+
+
+def _accepts_str(annotation: Any) -> bool:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return str in typing.get_args(annotation)
+    return annotation is str or typing.get_origin(annotation) is dict and typing.get_args(annotation)[1] is str
+
+
+def _describe(annotation: Any) -> str:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        text = " or ".join(_describe(a) for a in args if a is not type(None))
+        return f"{text} or null" if type(None) in args else text
+    names = {bool: "a bool (true or false)", int: "an int", float: "a float", str: "a string"}
+    if annotation in names:
+        return names[annotation]
+    plural = {bool: "bools", int: "ints", float: "floats", str: "strings"}
+    if origin in (tuple, list):
+        return f"a list of {plural.get(args[0], 'values')}"
+    if origin is dict:
+        return f"a mapping of {plural.get(args[0], 'values')} to {plural.get(args[1], 'values')}"
+    return str(annotation)
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem:  # YAML's own text spans several lines
+        mark = error.problem_mark
+        return f"{error.problem}" + (f" at line {mark.line + 1}, column {mark.column + 1}" if mark else "")
+    return " ".join(str(error).split())
+
+
+def _all_keys() -> list[str]:
+    keys = []
+    for name, annotation in _type_hints(Config).items():
+        if dataclasses.is_dataclass(annotation):
+            keys.extend(f"{name}.{field_name}" for field_name in _type_hints(annotation))
+        else:
+            keys.append(name)
+    return keys
+
+
+def _suggestion(key: str) -> str:
+    """"; did you mean 'train.learning_rate'?" for a misspelled or unqualified key, else ""."""
+    keys = _all_keys()
+    leaf = key.rsplit(".", 1)[-1]
+    matches = [k for k in keys if k.rsplit(".", 1)[-1] == leaf and k != key]
+    matches = matches or difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    if not matches:
+        close = difflib.get_close_matches(leaf, [k.rsplit(".", 1)[-1] for k in keys], n=1, cutoff=0.75)
+        matches = [k for k in keys if close and k.rsplit(".", 1)[-1] == close[0]]
+    return f"; did you mean {' or '.join(repr(m) for m in matches[:3])}?" if matches else ""
+
+
+def _refuse_unknown_keys(values: dict[Any, Any], cls: type, section: str) -> None:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(str(name) for name in values if name not in known)
+    if unknown:
+        keys = [f"{section}.{name}" if section else name for name in unknown]
+        raise ConfigError("; ".join(f"unknown config key '{key}'{_suggestion(key)}" for key in keys))

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
-from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .config import ANSWER, QUESTION, Config
 from .files import atomic_write, write_text
@@ -28,69 +24,17 @@ from .metrics import (
     BLEU_NOTE, ROUGE_KEYS, BleuStats, SequenceNLL, bleu_signature, bleu_stats, corpus_bleu_from_stats, corpus_perplexity,
     percentile_ci, rouge_scores, sequence_nll,
 )
-from .prompts import build_messages, end_of_turn_ids, encode, render_prompt
+from .generation import base_view, generate_answers
+from .grounded_eval import format_grounded, grounded_report
+from .grounding import ground_rows
+from .retrieval import KnowledgeBase
+from .prompts import encode
 
 Row = dict[str, str]
 
 
 class EvalError(ValueError):
     """Evaluation cannot run on this input; the message says what is wrong."""
-
-
-# --------------------------------------------------------------------------------------------
-# Generation
-
-
-def build_prompt(tokenizer: PreTrainedTokenizerBase, question: str) -> str:
-    return render_prompt(tokenizer, build_messages(tokenizer, question))
-
-
-def greedy_config(tokenizer: PreTrainedTokenizerBase, max_new_tokens: int) -> GenerationConfig:
-    """Plain greedy decoding that stops at the end of the assistant turn."""
-    return GenerationConfig(
-        do_sample=False,
-        max_new_tokens=max_new_tokens,
-        eos_token_id=end_of_turn_ids(tokenizer),
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-    )
-
-
-@torch.inference_mode()
-def generate_answers(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    questions: list[str],
-    max_new_tokens: int = 128,
-    batch_size: int = 8,
-    generation_config: GenerationConfig | None = None,
-    sort_by_length: bool = True,
-    progress: bool = True,
-) -> list[str]:
-    """Answers in input order, generated in left-padded batches.
-
-    Prompts are sorted by token length first so a batch holds similar lengths and little padding;
-    left padding with the attention mask (generate derives position ids from it) keeps each
-    sequence's greedy output the same as when it is generated alone.
-    """
-    if batch_size < 1:
-        raise EvalError(f"batch_size must be >= 1, got {batch_size}")
-    generation_config = generation_config or greedy_config(tokenizer, max_new_tokens)
-    prompts = [build_prompt(tokenizer, q) for q in questions]
-    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: lengths[i]) if sort_by_length else list(range(len(prompts)))
-    device = next(model.parameters()).device
-    answers: list[str] = [""] * len(prompts)
-    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-    for batch in tqdm(batches, desc="generating", unit="batch", disable=not progress):
-        inputs = tokenizer(
-            [prompts[i] for i in batch], return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False
-        ).to(device)
-        output = model.generate(**inputs, generation_config=generation_config)
-        new_tokens = output[:, inputs["input_ids"].shape[1] :]
-        for index, tokens in zip(batch, new_tokens):
-            answers[index] = tokenizer.decode(tokens, skip_special_tokens=True).strip()
-    return answers
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,16 +198,6 @@ def compare_scores(base: ModelScores, tuned: ModelScores, rows: list[Row], confi
     return Report(metrics=metrics, rows=per_row, meta=meta)
 
 
-@contextmanager
-def _base_view(base_model: PreTrainedModel, tuned_model: PreTrainedModel) -> Iterator[PreTrainedModel]:
-    """The base model; when it is the very model the adapter was injected into, run with the adapter off."""
-    shares_weights = hasattr(tuned_model, "disable_adapter") and (
-        base_model is tuned_model or base_model is tuned_model.get_base_model()
-    )
-    with tuned_model.disable_adapter() if shares_weights else nullcontext():
-        yield tuned_model if shares_weights else base_model
-
-
 def compare(
     base_model: PreTrainedModel,
     tuned_model: PreTrainedModel,
@@ -274,7 +208,7 @@ def compare(
 ) -> Report:
     """Both models on the same rows: per-metric means, change and paired bootstrap 95% CI."""
     rows = valid_eval_rows(eval_rows, tokenizer, config.data.max_length)
-    with _base_view(base_model, tuned_model) as base:
+    with base_view(base_model, tuned_model) as base:
         base_scores = score_model(base, tokenizer, rows, config, progress)
     tuned_scores = score_model(tuned_model, tokenizer, rows, config, progress)
     return compare_scores(base_scores, tuned_scores, rows, config)
@@ -312,6 +246,8 @@ def format_report(report: Report) -> str:
     lines.append(f"n={report.meta.get('n_examples')} examples, greedy decoding, "
                  f"{report.meta.get('bootstrap_samples')} bootstrap samples (seed {report.meta.get('seed')})")
     lines.append("Perplexity change is tuned/base (below 1 = better); BLEU scale 0-100, ROUGE 0-1.")
+    if "grounded" in report.meta:
+        lines += ["", "Grounded question set (medassist.grounded_eval):", format_grounded(report.meta["grounded"])]
     return "\n".join(lines)
 
 
@@ -365,7 +301,13 @@ def write_report(report: Report, out_dir: str | Path) -> dict[str, Path]:
     """metrics.json, predictions.jsonl, qualitative.json and metrics.png in `out_dir`, each written atomically."""
     out_dir = Path(out_dir)
     paths = {name: out_dir / name for name in ("metrics.json", "predictions.jsonl", "qualitative.json", "metrics.png")}
-    metrics = {"metrics": {m.name: asdict(m) for m in report.metrics}, **report.meta}
+    meta = dict(report.meta)
+    if "grounded" in meta:  # the question set's answers beside the figures, not inside them
+        meta["grounded"] = {key: value for key, value in meta["grounded"].items() if key != "answers"}
+        paths["grounded_answers.jsonl"] = out_dir / "grounded_answers.jsonl"
+        write_text(paths["grounded_answers.jsonl"],
+                   "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in report.meta["grounded"]["answers"]))
+    metrics = {"metrics": {m.name: asdict(m) for m in report.metrics}, **meta}
     write_text(paths["metrics.json"], json.dumps(metrics, indent=2))
     write_text(paths["predictions.jsonl"], "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in report.rows))
     write_text(paths["qualitative.json"], json.dumps(qualitative_examples(report), indent=2, ensure_ascii=False))
@@ -377,15 +319,20 @@ def evaluate_adapter(
     config: Config, adapter_dir: str | Path, n: int | None = None, out_dir: str | Path | None = None,
     base: str | None = None, progress: bool = True,
 ) -> tuple[Report, dict[str, Path]]:
-    """The whole `medassist eval`: adapter + its recorded base, the config's eval rows, report files.
+    """The whole `medassist eval`: adapter + its recorded base, the config's eval rows and the grounded question
+    set (medassist.grounded_eval), report files.
 
     The base model is the same weights with the adapter switched off, so one model is loaded, not two.
     `base`, when given, must be the adapter's recorded base (a guard against comparing the wrong pair).
     """
     tuned, tokenizer = load_tuned(adapter_dir, base=base)
     config = replace(config, model=tuned.peft_config["default"].base_model_name_or_path)
+    kb = KnowledgeBase.load(config.grounding.knowledge_base)
     rows = select_eval_rows(config, n)
+    if config.grounding.enabled:  # score the held-out cards as they are served: with what retrieval finds
+        rows = ground_rows(rows, kb, config.grounding)
     report = compare(tuned.get_base_model(), tuned, tokenizer, rows, config, progress)
+    report.meta["grounded"] = grounded_report(tuned.get_base_model(), tuned, tokenizer, kb, config, progress)
     report.meta["adapter"] = str(adapter_dir)
     paths = write_report(report, out_dir or Path(config.output_dir) / "eval")
     return report, paths

@@ -34,12 +34,14 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallba
 from trl import SFTConfig
 
 from .artefacts import TrainResult, write_adapter
-from .config import ADAPTER_CONFIG, Config
+from .config import ADAPTER_CONFIG, ANSWER, QUESTION, Config
 from .data import Splits, prepare, report
+from .grounding import raft_rows
 from .lora import build_lora_config
 from .models import count_parameters, load_base, pick_device, pick_dtype, resolve_source
 from .packing import AnswerOnlySFTTrainer, use_packed_attention
 from .prompts import encode
+from .retrieval import KnowledgeBase
 
 ADAPTER_DIR = "adapter"
 CHECKPOINT_DIR = "checkpoints"
@@ -61,6 +63,14 @@ def encode_dataset(tokenizer: PreTrainedTokenizerBase, rows: list[dict[str, str]
     return Dataset.from_dict(
         {"input_ids": [e.input_ids for e in encoded], "completion_mask": [e.completion_mask for e in encoded]}
     )
+
+
+def grounded_splits(splits: Splits, config: Config) -> Splits:
+    """RAFT rows (medassist.grounding): sources retrieved from the knowledge base plus the training data itself."""
+    served = KnowledgeBase.load(config.grounding.knowledge_base).cards
+    kb = KnowledgeBase.from_cards(served + [(row[QUESTION], row[ANSWER]) for row in splits.train + splits.eval])
+    return Splits(train=raft_rows(splits.train, kb, config.grounding, config.data.seed),
+                  eval=raft_rows(splits.eval, kb, config.grounding, config.data.seed + 1), counts=splits.counts)
 
 
 # ----------------------------------------------------------------------------------------- settings
@@ -297,6 +307,8 @@ def train(config: Config, resume: bool = False) -> TrainResult:
     splits: Splits = prepare(config.data)
     if not splits.train:
         raise TrainError(f"{config.data.source}: no training rows after cleaning and splitting")
+    if config.grounding.enabled:
+        splits = grounded_splits(splits, config)
     device = pick_device()
     dtype = pick_dtype(device, config.train.precision)
     if device.type == "cpu" and dtype != torch.float32:

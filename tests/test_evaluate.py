@@ -18,13 +18,13 @@ from medassist.evaluate import (
     compare,
     compare_scores,
     format_report,
-    generate_answers,
     load_tuned,
     select_eval_rows,
     valid_eval_rows,
     write_report,
 )
 from medassist.experiments import sweep
+from medassist.generation import generate_answers
 from medassist.metrics import SequenceNLL, bleu_stats, corpus_bleu_from_stats, corpus_perplexity, rouge_scores, sequence_nll
 from medassist.prompts import end_of_turn_ids
 from medassist.models import EMBEDDED, AdapterError, load_base, tiny_llama

@@ -27,6 +27,7 @@ def test_notebook_runs_end_to_end_on_the_smoke_profile(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDASSIST_PROFILE", "smoke")
     monkeypatch.setenv("MEDASSIST_OUTPUT", str(tmp_path / "run"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("MEDASSIST_EXPERIMENTS", "1")  # off by default on a CPU; the smoke profile runs them in seconds
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
     client.execute()  # raises CellExecutionError, naming the cell, on any error
