@@ -23,13 +23,13 @@ from medassist.models import ModelLoadError
 from medassist.safety import DISCLAIMER
 
 HERE = Path(__file__).resolve().parent
-EXAMPLES = [
-    "What are the early signs of type 2 diabetes?",
+EXAMPLES = [  # questions the shipped knowledge base answers, worded as a user would
+    "What reverses the effect of heparin?",
     "How does metformin lower blood glucose?",
-    "What is the difference between a viral and a bacterial infection?",
-    "What are the common side effects of ACE inhibitors?",
+    "Why do ACE inhibitors cause a dry cough?",
     "How is iron deficiency anemia diagnosed?",
-    "What does a high TSH level indicate?",
+    "Which nerve supplies the deltoid muscle?",
+    "What is the first-line treatment for anaphylaxis?",
 ]
 
 
@@ -49,6 +49,16 @@ ENVIRONMENT = {
 def config_from_environment(environ: dict[str, str] = os.environ) -> Config:
     """The default Config with the variables of `ENVIRONMENT` that are set applied (typed by the config)."""
     return apply_overrides(Config(), [f"{key}={environ[name]}" for name, key in ENVIRONMENT.items() if environ.get(name)])
+
+
+# Narrow screens (phones): a compact header, so the examples and the input box fit without scrolling.
+NARROW_SCREEN_CSS = """
+@media (max-width: 480px) {
+  h1 { font-size: 1.2rem !important; margin: 0 !important; }
+  .prose p, .prose blockquote { font-size: 0.8rem !important; margin: 0.15rem 0 !important; }
+  .gradio-container { padding-top: 0.25rem !important; }
+}
+"""
 
 
 def short_model_name(engine: ChatEngine, adapter: Path, note: str) -> str:
@@ -123,7 +133,7 @@ def main() -> None:
     # As many generations at once as the backend runs (medassist.chat); the queue holds the rest, up to its size.
     app = build_app(engine, config, short_model_name(engine, adapter, note), note).queue(default_concurrency_limit=engine.backend.slots, max_size=serve.queue_size)
     port = os.environ.get("PORT")
-    app.launch(server_port=int(port) if port else None)
+    app.launch(server_port=int(port) if port else None, css=NARROW_SCREEN_CSS)
 
 
 if __name__ == "__main__":

@@ -54,8 +54,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     result = train(config_from_args(args), resume=args.resume)
     if world()[0] == 0:
+        eval_loss = "none" if result.eval_loss is None else f"{result.eval_loss:.3f}"
         print(f"trained {result.steps}/{result.planned_steps} steps in {result.seconds:.0f} s: "
-              f"train loss {result.train_loss}, eval loss {result.eval_loss}; adapter in {result.adapter_dir}")
+              f"train loss {result.train_loss:.3f}, eval loss {eval_loss}; adapter in {result.adapter_dir}")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -93,7 +94,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print(format_data_report(figures))
     print(f"\n[2/3] LoRA fine-tuning of {config.model} ({config.name} profile)")
     result = train(config)
-    print(f"trained {result.steps} steps in {result.seconds:.0f} s, eval loss {result.eval_loss}")
+    print(f"trained {result.steps} steps in {result.seconds:.0f} s, final train loss {result.train_loss:.3f}")
     print("\n[3/3] base vs fine-tuned on held-out questions")
     report, paths = evaluate_adapter(config, result.adapter_dir)
     print(format_report(report))
@@ -120,41 +121,61 @@ def _chat_engine(args: argparse.Namespace):
     """The engine and generation settings shared by `chat` and `ask`."""
     from .chat import ChatEngine
 
+    from .safety import check_settings
+
     config = config_from_args(args)
     settings = config.generation
     if args.temperature is not None:
         settings = replace(settings, temperature=args.temperature)
     if args.max_new_tokens is not None:
         settings = replace(settings, max_new_tokens=args.max_new_tokens)
+    check_settings(settings)  # before the model loads: a bad value is a one-line error, not a wait
+    import warnings
+
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # no "Loading weights" bar before every chat
+    transformers_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning)
     base = args.model or (None if args.adapter else config.model)
     engine = ChatEngine.load(args.adapter, base, backend=args.backend, context_tokens=config.serve.context_tokens,
                              grounding=config.grounding)
     return engine, settings
 
 
+def _plain(markdown: str) -> str:
+    """The answer's Markdown as terminal text: no emphasis stars, quote marks or rules."""
+    import re
+
+    text = re.sub(r"\*\*|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)", "", markdown)
+    return re.sub(r"(?m)^(> ?|---$)", "", text)
+
+
 def _print_streamed(texts) -> str:
-    """Print a growing answer as it streams; return its final text."""
+    """Print a growing answer as it streams, as plain text; return its final (Markdown) text."""
     import os
 
-    shown = ""
-    for text in texts:
+    final, shown = "", ""
+    for final in texts:
+        text = _plain(final)
         sys.stdout.write(text[len(os.path.commonprefix([shown, text])):])
         sys.stdout.flush()
         shown = text
     print()
-    return shown
+    return final
 
 
 def cmd_chat(args: argparse.Namespace) -> None:
-    from .safety import check_message
-
     engine, settings = _chat_engine(args)
-    print(f"MedAssist chat: {engine.description}. /reset starts over; /exit or Ctrl-D quits; Ctrl-C stops an answer.")
+    print(f"MedAssist chat: {engine.description}. /reset starts over; /exit, Ctrl-D or Ctrl-C quits; "
+          "Ctrl-C during an answer stops it.")
     history: list[tuple[str, str]] = []
     while True:
+        sys.stdout.write("\nyou> ")  # on stdout, not input()'s prompt: readline writes that to stderr
+        sys.stdout.flush()
         try:
-            message = input("\nyou> ")
-        except EOFError:
+            message = input()
+        except (EOFError, KeyboardInterrupt):
             print()
             break
         if message.strip() in ("/exit", "/quit"):
@@ -169,30 +190,62 @@ def cmd_chat(args: argparse.Namespace) -> None:
         except KeyboardInterrupt:
             print("\n(stopped)")
             continue
-        if check_message(message) is None:
+        if message.strip():  # kept even when refused: an emergency in it keeps the conversation in emergency mode
             history.append((message, answer))
 
 
 def cmd_calibrate(args: argparse.Namespace) -> None:
-    """Print the abstention threshold for the configured knowledge base, set from the question set's calibration split."""
-    from .grounded_eval import MAX_WRONG_ABSTENTION, calibrate_min_score, load_questions, top_score
+    """Set the abstention threshold on the question set's calibration split: for the retriever alone, or with an
+    adapter for the retriever and the model together (a question the model says its sources lack is refused too)."""
+    from dataclasses import replace as replace_config
+
+    from .grounded_eval import MAX_WRONG_ABSTENTION, calibrate_min_score, grounded_answers, load_questions, top_score
+    from .grounding import is_abstention
     from .retrieval import KnowledgeBase
 
     config = config_from_args(args)
     kb = KnowledgeBase.load(config.grounding.knowledge_base)
-    threshold = calibrate_min_score(kb, load_questions("calibration"))
-    for split in ("calibration", "test"):
-        questions = load_questions(split)
-        refused = {kind: [top_score(kb, q.question) < threshold for q in questions if q.in_base == kind] for kind in (True, False)}
-        print(f"{split:12} refused: {sum(refused[True]) / len(refused[True]):.3f} of {len(refused[True])} answerable, "
-              f"{sum(refused[False]) / len(refused[False]):.3f} of {len(refused[False])} unanswerable")
-    print(f"grounding.min_score = {threshold:.2f}  (refuses at most {MAX_WRONG_ABSTENTION:.0%} of answerable calibration "
-          f"questions; {len(kb)} cards in {config.grounding.knowledge_base})")
+    questions = load_questions("calibration")
+    model_abstains = None
+    if args.adapter:
+        from .evaluate import load_tuned
+
+        tuned, tokenizer = load_tuned(args.adapter)
+        always = replace_config(config.grounding, min_score=0.0)  # every question with its sources
+        answers = grounded_answers(tuned, tokenizer, kb, questions, always, config, progress=True)
+        model_abstains = [is_abstention(answer) for answer in answers]
+    threshold = calibrate_min_score(kb, questions, model_abstains)
+    abstains = model_abstains or [False] * len(questions)
+    for kind, label in ((True, "answerable"), (False, "unanswerable")):
+        refused = [top_score(kb, q.question) < threshold or a for q, a in zip(questions, abstains) if q.in_base == kind]
+        print(f"calibration: {sum(refused) / len(refused):.3f} of {len(refused)} {label} questions refused")
+    print(f"grounding.min_score = {threshold:.2f}  (at most {MAX_WRONG_ABSTENTION:.0%} of answerable calibration "
+          f"questions refused; {len(kb)} cards; {'retriever + model' if args.adapter else 'retriever alone'})")
 
 
 def cmd_ask(args: argparse.Namespace) -> None:
+    from .safety import DISCLAIMER, check_message, emergency_reply
+
+    guidance = emergency_reply(args.question, [])
+    if guidance is not None:  # fixed text: no model is loaded, none is needed
+        print(_plain(guidance + DISCLAIMER))
+        return
+    problem = check_message(args.question, load_config(args.config).serve.max_message_chars if args.config
+                            else ServeConfig.max_message_chars)
+    if problem:
+        raise ValueError(_plain(problem).splitlines()[0])
     engine, settings = _chat_engine(args)
     _print_streamed(engine.respond(args.question, None, settings))
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    """Merge an adapter into its base for other runtimes: safetensors (transformers, vLLM, TGI) or GGUF + Modelfile."""
+    from .export import export
+
+    output = export(_nonempty("--adapter", args.adapter), args.format, _nonempty("--output", args.output), quant=args.quant)
+    print(f"wrote {args.format} export of {args.adapter} to {output} (see {output}/README.md)")
+    if args.format == "gguf":
+        print(f"run it with Ollama:  cd {output} && ollama create medassist -f Modelfile && ollama run medassist")
 
 
 def _cell(value: str | float | None) -> str:
@@ -248,19 +301,40 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate = commands.add_parser("calibrate", help="set the abstention threshold (grounding.min_score) on the "
                                                      "question set's calibration split")
     _add_config_arguments(calibrate)
+    calibrate.add_argument("--adapter", help="also let this adapter's model answer from the sources (recommended)")
     calibrate.set_defaults(handler=cmd_calibrate)
+
+    export = commands.add_parser("export", help="merge an adapter into its base for other runtimes: safetensors "
+                                                 "(transformers, vLLM, TGI) or GGUF for llama.cpp and Ollama")
+    export.add_argument("--adapter", required=True, help="adapter directory (adapter_config.json + safetensors)")
+    export.add_argument("--format", required=True, metavar="{merged,gguf}",
+                        help="merged: safetensors + tokenizer + model card; gguf: llama.cpp GGUF + Ollama Modelfile "
+                             "(bases loaded from GGUF only, e.g. embedded)")
+    export.add_argument("--output", required=True, help="directory to write; an existing one must be empty or a "
+                                                        "previous export, which is replaced")
+    export.add_argument("--quant", metavar="{q8_0,f16}", help="gguf only: matrix storage (default q8_0)")
+    export.set_defaults(handler=cmd_export)
 
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .data import DataError
-    from .models import ModelLoadError
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean bad input, not a bug: bad values and files (ValueError covers DataError, ConfigError,
+    ChatError, AdapterError, TrainError), and a model that cannot be loaded, when medassist.models was imported."""
+    models = sys.modules.get("medassist.models")  # not imported here: torch would cost seconds before any check
+    return (ValueError, FileNotFoundError) + ((models.ModelLoadError,) if models else ())
 
+
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except (DataError, ModelLoadError, ValueError, FileNotFoundError) as error:
+    except Exception as error:
+        if not isinstance(error, _expected_errors()):
+            raise
         print(f"medassist {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
     return 0

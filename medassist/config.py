@@ -3,6 +3,11 @@
 A profile (`t4`, `cpu`, `smoke`) is a set of values, not a branch in the code: every stage of the
 pipeline reads the same `Config`, whatever machine it runs on. Configs round-trip through JSON or
 YAML and accept `section.field=value` overrides from the command line.
+
+Every value is checked where it enters (profiles, files and overrides all pass `Config.from_dict`, which
+calls `validate`): its type against the field's annotation, its range (`RULES`; NaN and inf are refused for
+every float), and an unknown key gets a "did you mean" suggestion. A `ConfigError` (a `ValueError`) names the
+setting and the value in one line, before any data or model is loaded.
 """
 
 from __future__ import annotations
@@ -430,7 +435,7 @@ def _convert(value: Any, annotation: Any) -> Any:
 def _accepts_str(annotation: Any) -> bool:
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         return str in typing.get_args(annotation)
-    return annotation is str or typing.get_origin(annotation) is dict and typing.get_args(annotation)[1] is str
+    return annotation is str
 
 
 def _describe(annotation: Any) -> str:

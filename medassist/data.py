@@ -12,13 +12,26 @@ Rules, applied in this order (each drop is counted in the report, never silent):
 5. Exact duplicates (same instruction, input and output) are dropped (`duplicates`).
 6. Rows are grouped by question (case-insensitive): a question goes wholly to eval or wholly to
    train, so no question text is in both. Groups are shuffled with `DataConfig.seed`.
+7. Every valid row not used is counted too: `dropped_at_eval_boundary` (the rest of the question group that
+   took eval past `eval_size`: it is not moved to train, where its question would leak) and
+   `unused_by_train_size` (rows beyond `train_size`). So valid_rows = train + eval + those two.
+
+Edge cases refused with a `DataError` that says what is wrong: a CSV or Parquet header naming a column twice
+(pandas would silently read the second `output` as `output.1`), a JSON object with a read column twice (JSON
+keeps the last value), a symlink loop or a broken symlink, JSON nested too deeply to parse. A lone surrogate
+escape in JSON text (`"\\ud800"`, half of a UTF-16 pair, not a character) is replaced by U+FFFD and the row
+counted as `repaired_surrogates`: such text cannot be encoded as UTF-8 (a tokenizer, a file or a terminal fails on it).
 """
 
 from __future__ import annotations
 
+import csv
+import errno
 import json
+import os
 import random
 import re
+import stat
 import statistics
 import unicodedata
 from collections import defaultdict
@@ -50,17 +63,77 @@ class Splits:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+def _stat(path: Path) -> os.stat_result:
+    """The file's status; a missing file, a broken link and a link loop each get their own message."""
+    try:
+        return path.stat()
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise DataError(f"{path}: symlink loop (the link resolves back to itself), not a file") from error
+        if path.is_symlink():
+            raise DataError(f"{path}: broken symlink (it points to '{os.readlink(path)}', which does not exist)") from error
+        if error.errno == errno.ENOENT:
+            raise DataError(f"{path}: file not found") from error
+        if error.errno == errno.EACCES:
+            raise DataError(f"{path}: cannot be read (permission denied)") from error
+        raise DataError(f"{path}: cannot be read ({error.strerror})") from error
+
+
+def _duplicates(names: list[Any]) -> list[str]:
+    seen: set[str] = set()
+    return sorted({str(n) for n in names if str(n).strip() and (str(n) in seen or seen.add(str(n)))})
+
+
+def _check_header(path: Path, suffix: str) -> None:
+    """Refuse a header that names a column twice: pandas would rename the second `output` to `output.1`."""
+    if suffix == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as handle:  # pandas drops a byte-order mark too
+            names = next(csv.reader(handle), [])
+    else:
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+    duplicates = _duplicates(names)
+    if duplicates:
+        raise DataError(f"{path}: the header names column(s) {duplicates} more than once; give each column its own name")
+
+
+class _JSONObject(dict):
+    """A JSON object that remembers the keys it held more than once (JSON keeps only the last value)."""
+
+    duplicate_keys: tuple[str, ...] = ()
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> _JSONObject:
+    record = _JSONObject(pairs)
+    if len(record) != len(pairs):
+        record.duplicate_keys = tuple(_duplicates([key for key, _ in pairs]))
+    return record
+
+
+def _parse_json(text: str) -> Any:
+    return json.loads(text, object_pairs_hook=_json_object)
+
+
+def _one_line(error: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _read_table(path: Path) -> list[dict[str, Any]]:
-    if path.is_dir():
+    info = _stat(path)
+    if stat.S_ISDIR(info.st_mode):
         raise DataError(f"{path}: is a directory, expected a {'/'.join(LOCAL_FORMATS)} file")
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
     suffix = path.suffix.lower()
     if suffix not in LOCAL_FORMATS:
         raise DataError(f"{path}: unsupported extension '{suffix}', expected one of {', '.join(LOCAL_FORMATS)}")
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+        raise DataError(f"{path}: not a regular file")
     try:
-        if path.stat().st_size == 0:
+        if info.st_size == 0:
             raise DataError(f"{path}: file is empty")
+        if suffix in (".csv", ".parquet"):
+            _check_header(path, suffix)
         if suffix == ".parquet":
             return pd.read_parquet(path).to_dict(orient="records")
         if suffix == ".csv":
@@ -75,22 +148,26 @@ def _read_table(path: Path) -> list[dict[str, Any]]:
         raise DataError(f"{path}: not valid UTF-8 text ({error.reason} at byte {error.start})") from error
     except pd.errors.EmptyDataError as error:
         raise DataError(f"{path}: file has no rows") from error
-    except (OSError, ValueError) as error:  # pyarrow and the CSV parser raise these for corrupt files
-        raise DataError(f"{path}: could not be parsed: {error}") from error
+    except (OSError, ValueError, csv.Error) as error:  # pyarrow and the CSV parsers raise these for corrupt files
+        raise DataError(f"{path}: could not be parsed: {_one_line(error)}") from error
     if suffix == ".jsonl":
         records = []
         for line_number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
+                records.append(_parse_json(line))
             except json.JSONDecodeError as error:
                 raise DataError(f"{path}: line {line_number} is not valid JSON ({error.msg})") from error
+            except RecursionError as error:
+                raise DataError(f"{path}: line {line_number} is nested too deeply to parse (not a flashcard row)") from error
         return records
     try:
-        records = json.loads(text)
+        records = _parse_json(text)
     except json.JSONDecodeError as error:
         raise DataError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from error
+    except RecursionError as error:
+        raise DataError(f"{path}: JSON nested too deeply to parse (flashcards are a list of flat objects)") from error
     if isinstance(records, dict) and isinstance(records.get("data"), list):
         records = records["data"]
     if not isinstance(records, list):
@@ -110,21 +187,31 @@ def _read_hub(dataset_id: str) -> list[dict[str, Any]]:
         ) from error
 
 
-def load_records(source: str, columns: dict[str, str] | None = None) -> list[Row]:
-    """Rows from a local file or a hub dataset id, as {instruction, question, answer} read from `columns`."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def load_records(source: str, columns: dict[str, str] | None = None, counts: dict[str, int] | None = None) -> list[Row]:
+    """Rows from a local file or a hub dataset id, as {instruction, question, answer} read from `columns`.
+
+    Lone surrogates are replaced by U+FFFD; with `counts`, the rows repaired are added to counts["repaired_surrogates"].
+    """
     columns = {**MEDALPACA_COLUMNS, **(columns or {})}
     unknown = set(columns) - set(FIELDS)
     if unknown:
         raise DataError(f"data.columns maps unknown field(s) {sorted(unknown)}; the fields are {list(FIELDS)}")
     path = Path(source)
-    is_local = path.suffix.lower() in LOCAL_FORMATS or path.exists() or source.startswith((".", "/"))
+    is_local = path.suffix.lower() in LOCAL_FORMATS or path.exists() or path.is_symlink() or source.startswith((".", "/"))
     records = _read_table(path) if is_local else _read_hub(source)
     if not records:
         raise DataError(f"{source}: contains no rows")
     rows: list[Row] = []
+    repaired = 0
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise DataError(f"{source}: row {index} is a {type(record).__name__}, expected an object")
+        twice = [key for key in getattr(record, "duplicate_keys", ()) if key in columns.values()]
+        if twice:
+            raise DataError(f"{source}: row {index} has the key(s) {twice} more than once (JSON would keep only the last value)")
         missing = [columns[f] for f in REQUIRED_FIELDS if columns[f] not in record]
         if missing:
             raise DataError(
@@ -140,7 +227,12 @@ def load_records(source: str, columns: dict[str, str] | None = None) -> list[Row
             elif not isinstance(value, str):
                 raise DataError(f"{source}: row {index}, column '{column}' is a {type(value).__name__}, expected text")
             row[name] = value
+        if any(_SURROGATE.search(value) for value in row.values()):
+            row = {name: _SURROGATE.sub("\ufffd", value) for name, value in row.items()}
+            repaired += 1
         rows.append(row)
+    if counts is not None:
+        counts["repaired_surrogates"] = counts.get("repaired_surrogates", 0) + repaired
     return rows
 
 
@@ -177,6 +269,12 @@ def clean(rows: list[Row], min_chars: int) -> tuple[list[Row], dict[str, int]]:
 
 def split(rows: list[Row], train_size: int, eval_size: int, seed: int) -> tuple[list[Row], list[Row]]:
     """Leakage-free split: all rows sharing a question land on the same side."""
+    train_rows, eval_rows = _split_groups(rows, eval_size, seed)
+    return train_rows[:train_size], eval_rows[:eval_size]
+
+
+def _split_groups(rows: list[Row], eval_size: int, seed: int) -> tuple[list[Row], list[Row]]:
+    """(train, eval) before the sizes are applied: eval holds whole question groups, at least `eval_size` rows."""
     groups: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         groups[row[QUESTION].casefold()].append(row)
@@ -188,18 +286,27 @@ def split(rows: list[Row], train_size: int, eval_size: int, seed: int) -> tuple[
         side = eval_rows if len(eval_rows) < eval_size else train_rows
         side.extend(groups[key])
     random.Random(seed + 1).shuffle(train_rows)
-    return train_rows[:train_size], eval_rows[:eval_size]
+    return train_rows, eval_rows
 
 
 def prepare(config: DataConfig) -> Splits:
     """Load, validate, clean and split the data source(s) as `config` says."""
     sources = [config.source] if isinstance(config.source, str) else list(config.source)
-    raw = [row for source in sources for row in load_records(source, config.columns)]
+    loaded: dict[str, int] = {"repaired_surrogates": 0}
+    raw = [row for source in sources for row in load_records(source, config.columns, loaded)]
     rows, counts = clean(raw, config.min_chars)
     if not rows:
         raise DataError(f"{config.source}: no valid rows left after cleaning ({counts})")
-    train_rows, eval_rows = split(rows, config.train_size, config.eval_size, config.seed)
-    counts = {"raw_rows": len(raw), "valid_rows": len(rows), **counts}
+    train_all, eval_all = _split_groups(rows, config.eval_size, config.seed)
+    train_rows, eval_rows = train_all[: config.train_size], eval_all[: config.eval_size]
+    counts = {
+        "raw_rows": len(raw),
+        "valid_rows": len(rows),
+        **counts,
+        "dropped_at_eval_boundary": len(eval_all) - len(eval_rows),
+        "unused_by_train_size": len(train_all) - len(train_rows),
+        **loaded,
+    }
     return Splits(train=train_rows, eval=eval_rows, counts=counts)
 
 
@@ -229,14 +336,19 @@ def report(splits: Splits, tokenizer: PreTrainedTokenizerBase | None = None, max
 
 
 def format_report(figures: dict[str, Any]) -> str:
+    unused_train, unused_eval = figures.get("unused_by_train_size", 0), figures.get("dropped_at_eval_boundary", 0)
     lines = [
         f"raw rows            {figures['raw_rows']:>8,}",
         f"valid rows          {figures['valid_rows']:>8,}   (dropped: {figures['too_short']:,} too short, "
         f"{figures['duplicates']:,} duplicates)",
         f"train / eval        {figures['train_rows']:>8,} / {figures['eval_rows']:,}",
+        f"valid but not used  {unused_train + unused_eval:>8,}   ({unused_train:,} beyond data.train_size, "
+        f"{unused_eval:,} at the eval boundary: a question's rows stay on one side)",
         f"question words      mean {figures['question_words']['mean']}, max {figures['question_words']['max']}",
         f"answer words        mean {figures['answer_words']['mean']}, max {figures['answer_words']['max']}",
     ]
+    if figures.get("repaired_surrogates"):
+        lines.append(f"repaired rows       {figures['repaired_surrogates']:>8,}   (lone surrogate escapes replaced by U+FFFD)")
     if "tokens" in figures:
         tokens = figures["tokens"]
         lines.append(

@@ -60,13 +60,24 @@ def source_is_right(question: Question, card_question: str, card_answer: str) ->
     return card_question.casefold() == (question.card or "").casefold() or has_key_fact(card_answer, question.key_terms)
 
 
-def calibrate_min_score(kb: KnowledgeBase, questions: list[Question], max_wrong: float = MAX_WRONG_ABSTENTION) -> float:
-    """The highest top-1 score threshold that refuses at most `max_wrong` of the answerable questions."""
-    in_base = sorted(top_score(kb, q.question) for q in questions if q.in_base)
-    if not in_base:
+def calibrate_min_score(kb: KnowledgeBase, questions: list[Question], model_abstains: list[bool] | None = None,
+                        max_wrong: float = MAX_WRONG_ABSTENTION) -> float:
+    """The highest top-1 score threshold under which at most `max_wrong` of the answerable questions are refused.
+
+    With `model_abstains` (per question: the model, shown the sources, said they have nothing), a question counts
+    as refused when it scores under the threshold or the model abstains, so the threshold is set for the pair.
+    """
+    scores = [top_score(kb, q.question) for q in questions]
+    model_abstains = model_abstains or [False] * len(questions)
+    answerable = [(score, abstains) for q, score, abstains in zip(questions, scores, model_abstains) if q.in_base]
+    if not answerable:
         raise ValueError("calibration needs answerable (in_base) questions")
-    allowed = int(max_wrong * len(in_base))  # this many lowest-scoring answerable questions may be refused
-    return float(in_base[allowed])
+    best = 0.0
+    for threshold in sorted({0.0, *scores}):
+        refused = sum(score < threshold or abstains for score, abstains in answerable)
+        if refused <= max_wrong * len(answerable):
+            best = threshold
+    return float(best)
 
 
 def top_score(kb: KnowledgeBase, question: str) -> float:

@@ -9,13 +9,20 @@ Sources, all served by one code path (every model here is a Llama-family causal 
 - `tiny`: a small random Llama with the embedded tokenizer, for tests and the smoke profile.
 - a `.gguf` file, a local model directory, or a Hugging Face Hub id.
 
-Weights load from safetensors only and `trust_remote_code` is never set.
+Weights load from safetensors only and `trust_remote_code` is never set. A LoRA adapter is checked before it
+is applied (`load_adapter`): its config, a readable safetensors file, and every tensor its config implies present,
+of the right shape and finite, with nothing else; a broken adapter is an `AdapterError` naming the file and tensor.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import math
+import re
+import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import (
@@ -163,8 +170,10 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
     return sum(p.numel() for p in parameters if p.requires_grad), sum(p.numel() for p in parameters)
 
 
-def adapter_base(adapter_dir: str | Path) -> str:
-    """The base model an adapter records (base_model_name_or_path), with clear errors when it is not an adapter."""
+def read_adapter_config(adapter_dir: str | Path) -> dict[str, Any]:
+    """adapter_config.json of a LoRA adapter directory, checked: a JSON object with peft_type LORA, an int r >= 1,
+    a positive finite lora_alpha, target_modules a list of names (or one regex), base_model_name_or_path a string
+    when recorded; and a safetensors weights file beside it. Anything else is an `AdapterError` naming the file."""
     adapter_dir = Path(adapter_dir)
     if not adapter_dir.is_dir():
         raise AdapterError(f"adapter directory not found: {adapter_dir}")
@@ -174,12 +183,117 @@ def adapter_base(adapter_dir: str | Path) -> str:
     if not (adapter_dir / ADAPTER_WEIGHTS).is_file():
         raise AdapterError(f"{adapter_dir} has no {ADAPTER_WEIGHTS} (only safetensors adapters are loaded)")
     try:
-        recorded = json.loads(config_path.read_text()).get("base_model_name_or_path")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise AdapterError(f"{config_path} is not valid JSON ({error})") from error
+    except OSError as error:
+        raise AdapterError(f"{config_path} cannot be read ({error})") from error
+    if not isinstance(config, dict):
+        raise AdapterError(f"{config_path} must hold a JSON object, got a {type(config).__name__}")
+    peft_type = config.get("peft_type")
+    if peft_type != "LORA":
+        if not isinstance(peft_type, str):
+            raise AdapterError(f"{config_path} does not record a peft_type (a LoRA adapter says \"LORA\")")
+        raise AdapterError(f"{config_path}: {peft_type} adapters are not supported (medassist loads LoRA adapters only)")
+    recorded = config.get("base_model_name_or_path")
+    if recorded is not None and (not isinstance(recorded, str) or not recorded.strip()):
+        raise AdapterError(f"{config_path}: base_model_name_or_path must be a model name or path, got {recorded!r}")
+    r = config.get("r")
+    if not isinstance(r, int) or isinstance(r, bool) or r < 1:
+        raise AdapterError(f"{config_path}: r must be an int >= 1, got {r!r}")
+    alpha = config.get("lora_alpha", 8)  # PEFT's default
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not math.isfinite(alpha) or alpha <= 0:
+        raise AdapterError(f"{config_path}: lora_alpha must be a finite number > 0, got {alpha!r}")
+    modules = config.get("target_modules")
+    names = [modules] if isinstance(modules, str) else modules
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        raise AdapterError(f"{config_path}: target_modules must be a non-empty list of module names, got {modules!r}")
+    return config
+
+
+def adapter_base(adapter_dir: str | Path) -> str:
+    """The base model an adapter records (base_model_name_or_path), with clear errors when it is not a usable adapter."""
+    recorded = read_adapter_config(adapter_dir).get("base_model_name_or_path")
     if not recorded:
-        raise AdapterError(f"{config_path} does not record base_model_name_or_path; pass the base model explicitly")
+        raise AdapterError(
+            f"{Path(adapter_dir) / ADAPTER_CONFIG} does not record base_model_name_or_path; pass the base model explicitly"
+        )
     return recorded
+
+
+def read_adapter_weights(adapter_dir: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape from the safetensors header; a truncated, empty or foreign file is an `AdapterError`."""
+    from safetensors import SafetensorError, safe_open
+
+    path = adapter_dir / ADAPTER_WEIGHTS
+    try:
+        with safe_open(str(path), framework="pt") as weights:
+            return {key: tuple(weights.get_slice(key).get_shape()) for key in weights.keys()}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise AdapterError(f"{path} is not a readable safetensors file (truncated or corrupt?): {error}") from error
+
+
+def _natural(key: str) -> list[Any]:
+    """Sort key putting layers.2 before layers.10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key)]
+
+
+def expected_adapter_tensors(model: torch.nn.Module, adapter_dir: Path) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor PEFT saves for this adapter's config on `model`'s architecture.
+
+    PEFT itself wraps a weightless (meta-device) copy of the architecture, so target_modules, exclude_modules,
+    layers_to_transform, rank_pattern and the like mean exactly what they mean when the adapter is loaded.
+    """
+    from peft import PeftConfig, get_peft_model, get_peft_model_state_dict
+    from transformers import AutoModelForCausalLM
+
+    config_path = adapter_dir / ADAPTER_CONFIG
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            peft_config = PeftConfig.from_pretrained(str(adapter_dir))
+            with torch.device("meta"):
+                shadow = AutoModelForCausalLM.from_config(copy.deepcopy(model.config))
+            expected = get_peft_model_state_dict(get_peft_model(shadow, peft_config), save_embedding_layers=False)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        raise AdapterError(f"{config_path} cannot be applied to this base model: {' '.join(str(error).split())}") from error
+    return {key: tuple(tensor.shape) for key, tensor in expected.items()}
+
+
+def check_adapter_weights(model: torch.nn.Module, adapter_dir: Path, config: dict[str, Any]) -> None:
+    """Every tensor the adapter's config implies is present with its shape and finite values, and nothing else is.
+
+    Raises `AdapterError` naming the weights file and the first bad tensor (in layer order). PEFT itself would
+    load a missing tensor as its random or zero initialisation, skip an unexpected one, and serve NaN weights.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = adapter_dir / ADAPTER_WEIGHTS
+    present = read_adapter_weights(adapter_dir)
+    expected = expected_adapter_tensors(model, adapter_dir)
+    modules = config.get("target_modules")
+    try:
+        with safe_open(str(path), framework="pt") as weights:
+            for key in sorted(set(present) | set(expected), key=_natural):
+                if key not in present:
+                    raise AdapterError(
+                        f"{path}: missing tensor {key} (target_modules {modules} needs lora_A and lora_B "
+                        "for each targeted module in every layer)"
+                    )
+                if key not in expected:
+                    raise AdapterError(f"{path}: unexpected tensor {key}: its module is not in target_modules {modules}")
+                if present[key] != expected[key]:
+                    raise AdapterError(
+                        f"{path}: tensor {key} has shape {list(present[key])}, expected {list(expected[key])} "
+                        f"(r={config['r']} in {ADAPTER_CONFIG})"
+                    )
+                tensor = weights.get_tensor(key)
+                if not tensor.is_floating_point():
+                    raise AdapterError(f"{path}: tensor {key} holds {tensor.dtype} values, expected floating point")
+                if not torch.isfinite(tensor).all():
+                    raise AdapterError(f"{path}: tensor {key} holds NaN or infinite values")
+    except (SafetensorError, OSError) as error:
+        raise AdapterError(f"{path} could not be read (truncated or corrupt?): {error}") from error
 
 
 def check_adapter_shapes(model: torch.nn.Module, adapter_dir: Path, recorded: str, base: str) -> None:
@@ -188,12 +302,9 @@ def check_adapter_shapes(model: torch.nn.Module, adapter_dir: Path, recorded: st
     PEFT would otherwise fail deep in `load_state_dict` with a size-mismatch dump, or, for a layer the
     base lacks, silently skip it.
     """
-    from safetensors import safe_open
-
-    with safe_open(str(adapter_dir / ADAPTER_WEIGHTS), framework="pt") as weights:
-        shapes = {key: tuple(weights.get_slice(key).get_shape()) for key in weights.keys()}
+    shapes = read_adapter_weights(adapter_dir)
     modules = dict(model.named_modules())
-    prefix = f"adapter {adapter_dir} was trained on base '{recorded}' and does not fit base '{base}'"
+    prefix = f"adapter {adapter_dir / ADAPTER_WEIGHTS} was trained on base '{recorded}' and does not fit base '{base}'"
     for key, shape in shapes.items():
         for part, axis, attribute in ((".lora_A.", 1, "in_features"), (".lora_B.", 0, "out_features")):
             if part not in key:
@@ -201,20 +312,27 @@ def check_adapter_shapes(model: torch.nn.Module, adapter_dir: Path, recorded: st
             name = key.split(part)[0].removeprefix("base_model.model.")
             module = modules.get(name)
             if module is None:
-                raise AdapterError(f"{prefix}: it targets layer '{name}', which the base does not have")
+                raise AdapterError(f"{prefix}: {key} targets layer '{name}', which the base does not have")
             expected = getattr(module, attribute, None)
             if expected is not None and shape[axis] != expected:
                 raise AdapterError(f"{prefix}: {key} has shape {list(shape)}, but layer '{name}' has {attribute}={expected}")
 
 
 def load_adapter(adapter_dir: str | Path, base: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, str]:
-    """(base + LoRA adapter in eval mode, tokenizer, base source); the base is the recorded one unless `base` is given."""
+    """(base + LoRA adapter in eval mode, tokenizer, base source); the base is the recorded one unless `base` is given.
+
+    The adapter is checked before it is applied (`read_adapter_config`, `check_adapter_shapes`,
+    `check_adapter_weights`): a broken adapter is an `AdapterError`, never served as if it were fine.
+    """
     from peft import PeftModel
 
     adapter_dir = Path(adapter_dir)
-    recorded = adapter_base(adapter_dir)
-    source = base or recorded
+    config = read_adapter_config(adapter_dir)
+    recorded = config.get("base_model_name_or_path") or "(not recorded)"
+    source = base or adapter_base(adapter_dir)
+    read_adapter_weights(adapter_dir)  # a truncated file fails here, before the base model is loaded
     model, tokenizer = load_base(source)
     check_adapter_shapes(model, adapter_dir, recorded, source)
+    check_adapter_weights(model, adapter_dir, config)
     tuned = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
     return tuned.eval(), tokenizer, source

@@ -34,8 +34,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallba
 from trl import SFTConfig
 
 from .artefacts import TrainResult, write_adapter
-from .config import ADAPTER_CONFIG, ANSWER, QUESTION, Config
+from .config import ADAPTER_CONFIG, ANSWER, QUESTION, Config, validate
 from .data import Splits, prepare, report
+from .files import write_text
 from .grounding import raft_rows
 from .lora import build_lora_config
 from .models import count_parameters, load_base, pick_device, pick_dtype, resolve_source
@@ -46,6 +47,8 @@ from .retrieval import KnowledgeBase
 ADAPTER_DIR = "adapter"
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINTS_KEPT = 2  # save_total_limit: the last two, in case the newest is cut off mid-write
+RUN_SETTINGS = "run_settings.json"  # in {output_dir}/checkpoints: the settings its checkpoints were trained with
+RUN_LENGTH = ("train.epochs", "train.max_steps")  # may change on resume: continuing a run for longer is the point
 
 
 class TrainError(ValueError):
@@ -162,7 +165,8 @@ class RankReport(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         rank, world_size = world()
-        print(f"[rank {rank}/{world_size}] finished at step {state.global_step}/{state.max_steps}", flush=True)
+        if world_size > 1:
+            print(f"[rank {rank}/{world_size}] finished at step {state.global_step}/{state.max_steps}", flush=True)
 
 
 def memory_snapshot(device: torch.device) -> dict[str, float]:
@@ -296,6 +300,48 @@ def last_complete_checkpoint(checkpoints: Path) -> str | None:
     return None
 
 
+def check_run_settings(config: Config, checkpoints: Path, resume: bool) -> str:
+    """Validate `config` (one built in code skips `Config.from_dict`) and, with `resume`, refuse to continue a
+    checkpoint trained with other settings; return the JSON that `train` records in {checkpoints}/run_settings.json.
+
+    Recorded and compared: model, data.*, lora.*, train.* but save_steps and logging_steps, grounding.*. A changed
+    run length (train.epochs, train.max_steps) is allowed and printed: resuming to train longer is legitimate.
+    """
+    validate(config)
+    values = config.to_dict()
+    train_values = {k: v for k, v in values["train"].items() if k not in ("save_steps", "logging_steps")}
+    settings = {"model": values["model"], "data": values["data"], "lora": values["lora"], "train": train_values,
+                "grounding": values["grounding"]}
+    text = json.dumps(settings, indent=2)
+    if not resume or last_complete_checkpoint(checkpoints) is None:
+        return text
+    try:
+        recorded = json.loads((checkpoints / RUN_SETTINGS).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        print(f"note: {checkpoints} has no {RUN_SETTINGS} (written by older versions): settings not compared")
+        return text
+    except (OSError, ValueError) as error:
+        raise TrainError(f"{checkpoints / RUN_SETTINGS} cannot be read ({error}); train without --resume") from error
+
+    def leaves(tree: object, prefix: str = "") -> dict[str, object]:
+        if not isinstance(tree, dict):
+            return {prefix: tree}
+        return {k: v for key, value in tree.items() for k, v in leaves(value, f"{prefix}.{key}" if prefix else key).items()}
+
+    now, then = leaves(json.loads(text)), leaves(recorded)
+    changed = {key: f"{key}: {json.dumps(then.get(key))} -> {json.dumps(now.get(key))}"
+               for key in sorted(set(now) | set(then)) if now.get(key) != then.get(key)}
+    refused = [change for key, change in changed.items() if key not in RUN_LENGTH]
+    if refused:
+        raise TrainError(
+            f"cannot --resume: the checkpoints in {checkpoints} were trained with other settings ({'; '.join(refused)}). "
+            "Resume with the same settings, or train without --resume (a fresh run clears the checkpoints)"
+        )
+    for change in changed.values():
+        print(f"note: resuming with {change}")
+    return text
+
+
 def train(config: Config, resume: bool = False) -> TrainResult:
     """Fine-tune `config.model` with LoRA on `config.data` and write {output_dir}/adapter."""
     started = time.perf_counter()
@@ -303,6 +349,7 @@ def train(config: Config, resume: bool = False) -> TrainResult:
     adapter_dir = check_output_dir(output_dir)
     checkpoints = output_dir / CHECKPOINT_DIR
     rank, world_size = world()
+    run_settings = check_run_settings(config, checkpoints, resume)  # before any data or model is loaded
 
     splits: Splits = prepare(config.data)
     if not splits.train:
@@ -327,6 +374,8 @@ def train(config: Config, resume: bool = False) -> TrainResult:
         with trainer.args.main_process_first(desc="clearing old checkpoints"):
             if rank == 0 and checkpoints.exists():
                 shutil.rmtree(checkpoints)  # a fresh run must not resume into, or mix with, an older one
+    if rank == 0:
+        write_text(checkpoints / RUN_SETTINGS, run_settings)
     trainable, total = count_parameters(trainer.model)
     check_free_space(output_dir, trainable)
     if rank == 0:
@@ -372,7 +421,7 @@ def train(config: Config, resume: bool = False) -> TrainResult:
     if trainer.is_world_process_zero():
         data_stats = report(splits)
         write_adapter(trainer, tokenizer, config, result, adapter_dir, data_stats, memory_before, memory_snapshot(device))
-        print(f"[rank {rank}] wrote {adapter_dir}", flush=True)
+        print(f"wrote {adapter_dir}", flush=True)
     trainer.accelerator.wait_for_everyone()  # every rank returns once the adapter is in place
     return result
 

@@ -12,7 +12,7 @@ from peft import LoraConfig, get_peft_model
 from medassist.backends import StreamStats
 from medassist.chat import ChatEngine, history_pairs, serving_engine
 from medassist.gguf import export_gguf, gguf_base_file
-from medassist.safety import DISCLAIMER, EMPTY_MESSAGE_REPLY, ChatError, detect_emergency
+from medassist.safety import DISCLAIMER, EMERGENCY_GUIDANCE, EMPTY_MESSAGE_REPLY, ChatError
 from medassist.config import LORA_TARGET_MODULES, GenerationSettings
 from medassist.models import TINY, AdapterError, tiny_llama
 
@@ -146,37 +146,42 @@ def test_closing_a_stream_early_frees_the_engine(engine):
     assert engine.reply("And the lungs?", settings=GREEDY).endswith(DISCLAIMER)
 
 
-@pytest.mark.parametrize(
-    ("message", "sign"),
-    [
-        ("My father has crushing chest pain spreading to his arm", "chest pain"),
-        ("Her face is drooping and she has slurred speech", "stroke signs"),
-        ("I can't breathe properly and my lips are turning blue", "difficulty breathing"),
-        ("I have been thinking about suicide", "suicidal thoughts"),
-        ("The cut is bleeding heavily and won't stop", "severe bleeding"),
-        ("My friend took too many sleeping pills, is it an overdose?", "overdose or poisoning"),
-    ],
-)
-def test_emergencies_are_detected(message, sign):
-    assert sign in detect_emergency(message)
+def test_an_emergency_gets_fixed_guidance_and_no_generated_text(engine):
+    replies = list(engine.turn("I want to kill myself", settings=GREEDY))
+    assert len(replies) == 1 and replies[0].kind == "emergency"
+    assert replies[0].text == EMERGENCY_GUIDANCE["suicide_self_harm"] + DISCLAIMER and "988" in replies[0].text
 
 
-@pytest.mark.parametrize("message", ["What is hypertension?", "How is asthma diagnosed?", "What does the pancreas do?"])
-def test_ordinary_questions_are_not_emergencies(message):
-    assert detect_emergency(message) == []
+def test_the_conversation_stays_in_emergency_mode_until_the_user_moves_on(engine):
+    first = "I have crushing chest pain and my left arm is numb"
+    history = [{"role": "user", "content": first},
+               {"role": "assistant", "content": engine.reply(first, settings=GREEDY)}]
+    assert history[1]["content"] == EMERGENCY_GUIDANCE["chest_pain"] + DISCLAIMER
+    follow_up = list(engine.turn("What should I do while I wait?", history, GREEDY))
+    assert len(follow_up) == 1 and follow_up[0].kind == "emergency" and "911" in follow_up[0].text
+    history += [{"role": "user", "content": "What should I do while I wait?"},
+                {"role": "assistant", "content": follow_up[0].text}]
+    moved_on = list(engine.turn("Thanks. New question: what does TSH measure?", history, GREEDY))
+    assert moved_on[-1].kind == "answer"
 
 
-def test_emergency_reply_starts_with_the_urgent_care_notice(engine):
-    reply = engine.reply("I want to kill myself", settings=GREEDY)
-    assert reply.startswith("**\u26a0\ufe0f This may be a medical emergency (suicidal thoughts)")
-    assert "988" in reply and reply.endswith(DISCLAIMER)
+@pytest.mark.parametrize("message", ["What is the first-line treatment for anaphylaxis?",
+                                     "Which drug reverses a heroin overdose?",
+                                     "What reverses the effect of heparin in an overdose?"])
+def test_textbook_questions_on_emergency_topics_are_answered(engine, message):
+    assert list(engine.turn(message, settings=GREEDY))[-1].kind == "answer"
+
+
+def test_the_emergency_check_reads_the_whole_of_an_over_long_message(engine):
+    message = "Sorry for the long message. " * 75 + "My brother just swallowed a whole bottle of his sleeping pills."
+    assert len(message) > engine.max_message_chars
+    assert engine.reply(message, settings=GREEDY) == EMERGENCY_GUIDANCE["overdose_poisoning"] + DISCLAIMER
 
 
 def test_gradio_history_is_read_without_the_engines_decorations():
-    notice = "**\u26a0\ufe0f This may be a medical emergency (chest pain). Call now.**\n\n"
     history = [
         {"role": "user", "content": [{"type": "text", "text": "chest pain?"}]},
-        {"role": "assistant", "content": [{"type": "text", "text": notice + "See a doctor." + DISCLAIMER}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "See a doctor." + DISCLAIMER}]},
         {"role": "user", "content": "unanswered"},
         {"role": "user", "content": "and now?"},
         {"role": "assistant", "content": "Rest."},

@@ -120,7 +120,8 @@ def test_null_values_are_counted_not_silently_lost(tmp_path):
     path = tmp_path / "nulls.json"
     path.write_text(json.dumps(rows))
     splits = prepare(DataConfig(source=str(path), train_size=10, eval_size=1))
-    assert splits.counts == {"raw_rows": 3, "valid_rows": 2, "too_short": 1, "duplicates": 0}
+    assert splits.counts == {"raw_rows": 3, "valid_rows": 2, "too_short": 1, "duplicates": 0,
+                             "dropped_at_eval_boundary": 0, "unused_by_train_size": 0, "repaired_surrogates": 0}
     assert len(splits.train) + len(splits.eval) == splits.counts["valid_rows"]
 
 
@@ -153,7 +154,8 @@ def test_several_sources_are_concatenated_before_cleaning(tmp_path):
     second.write_text(json.dumps([card("What is the antidote for heparin?", "Protamine sulfate."),
                                   card("Which nerve innervates the deltoid?", "The axillary nerve.")]))
     splits = prepare(DataConfig(source=[str(first), str(second)], train_size=10, eval_size=1))
-    assert splits.counts == {"raw_rows": 3, "valid_rows": 2, "too_short": 0, "duplicates": 1}
+    assert splits.counts == {"raw_rows": 3, "valid_rows": 2, "too_short": 0, "duplicates": 1,
+                             "dropped_at_eval_boundary": 0, "unused_by_train_size": 0, "repaired_surrogates": 0}
 
 
 def test_other_column_names_are_mapped_once_where_rows_are_loaded(tmp_path):

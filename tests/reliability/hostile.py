@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from transformers import PreTrainedTokenizerBase
 
 from medassist.chat import ChatEngine
-from medassist.safety import DISCLAIMER, MAX_MESSAGE_CHARS, ChatError, check_message, urgent_notice
+from medassist.safety import DISCLAIMER, MAX_MESSAGE_CHARS, ChatError, check_message, emergency_reply
 from medassist.config import GenerationSettings
 
 # The role and turn markers of the two chat formats, written out here (not taken from medassist.prompts),
@@ -211,9 +211,10 @@ def judge_turn(engine: ChatEngine, message: str, reply: object) -> str | None:
 
     A turn is *broken* when any of these holds:
     1. the reply is not a string, or is empty or only whitespace;
-    2. the reply is not one of the three shapes the engine promises: the exact `check_message` refusal (for an
-       empty or over-long message); the urgent-care notice for the message (if any) followed by the
-       "too long for this model" explanation; or the notice followed by the model's text and the disclaimer.
+    2. the reply is not one of the shapes the engine promises: for a message describing an emergency, exactly the
+       fixed guidance and the disclaimer (checked before anything else, on the whole text); the exact
+       `check_message` refusal (for an empty or over-long message); the "too long for this model" explanation;
+       or the model's text and the disclaimer.
        The explanation is required when the message does not fit the context even with one token for the answer;
     3. the prompt the model reads for this message has another turn structure than the same conversation with
        the message replaced by a plain word: different special-token ids (in order), or a different count of
@@ -230,9 +231,14 @@ def judge_turn(engine: ChatEngine, message: str, reply: object) -> str | None:
         return f"reply is {type(reply).__name__}, not text"
     if not reply.strip():
         return "reply is empty"
+    guidance = emergency_reply(message, [])
+    if guidance is not None:  # an emergency: the fixed guidance, whatever else the message holds, and no model text
+        if reply != guidance + DISCLAIMER:
+            return f"expected the emergency guidance, got {reply[:60]!r}"
+        history = [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
+        return _structure_problem(engine, FOLLOW_UP, history, "next turn")
     refusal = check_message(message, engine.max_message_chars)
-    notice = urgent_notice(message)
-    explained = reply.startswith(notice + TOO_LONG_FOR_MODEL)
+    explained = reply.startswith(TOO_LONG_FOR_MODEL)
     if refusal is not None:
         if reply != refusal:
             return f"expected the refusal {refusal[:60]!r}, got {reply[:60]!r}"
@@ -245,7 +251,7 @@ def judge_turn(engine: ChatEngine, message: str, reply: object) -> str | None:
             problem = None
         if problem:
             return problem
-        if not explained and not (reply.startswith(notice) and reply.endswith(DISCLAIMER)):
+        if not explained and not reply.endswith(DISCLAIMER):
             return f"reply is neither a complete answer nor an explanation: {reply[:60]!r}...{reply[-60:]!r}"
     history = [{"role": "user", "content": message}, {"role": "assistant", "content": reply}]
     return _structure_problem(engine, FOLLOW_UP, history, "next turn")
@@ -270,5 +276,5 @@ def run_turn(engine: ChatEngine, category: str, message: str, settings: Generati
         reply = engine.reply(message, settings=settings)
     except Exception as error:  # a crash is a figure here, not the end of the run
         return TurnResult(category, message, f"{type(error).__name__}: {error}", None, False)
-    silent = reply.endswith(DISCLAIMER) and not reply.removesuffix(DISCLAIMER).removeprefix(urgent_notice(message)).strip()
+    silent = reply.endswith(DISCLAIMER) and not reply.removesuffix(DISCLAIMER).strip()
     return TurnResult(category, message, None, judge_turn(engine, message, reply), silent)

@@ -98,7 +98,7 @@ def test_the_judge_flags_replies_that_are_not_whole_turns(engines):
     assert "expected the refusal" in judge_turn(engine, "   ", answer)
     assert judge_turn(engine, "   ", EMPTY_MESSAGE_REPLY) is None
     emergency = "I want to kill myself"
-    assert "neither a complete answer" in judge_turn(engine, emergency, "Rest." + DISCLAIMER)  # notice missing
+    assert "expected the emergency guidance" in judge_turn(engine, emergency, "Rest." + DISCLAIMER)  # model text instead
 
 
 def test_a_long_session_with_refused_huge_messages_is_trimmed_at_once(engines):
