@@ -47,10 +47,14 @@ def message_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, dict):
-        return content.get("text", "") if content.get("type", "text") == "text" else ""
-    if isinstance(content, (list, tuple)):
+        if "path" in content or content.get("type", "text") != "text":
+            return ""  # an uploaded file or another component: nothing to read
+        if not isinstance(content.get("text"), str):
+            raise ChatError(f"a message part's text must be a string, got {type(content.get('text')).__name__}")
+        return content["text"]
+    if isinstance(content, list):
         return "".join(message_text(part) for part in content)
-    return ""
+    raise ChatError(f"a message's content must be text or a list of parts, got {type(content).__name__}")
 
 
 def strip_decorations(answer: str) -> str:
@@ -59,26 +63,39 @@ def strip_decorations(answer: str) -> str:
 
 
 def history_pairs(history: Iterable[Pair | dict[str, Any]] | None) -> list[Pair]:
-    """(user, assistant) pairs from pairs or role/content messages; an unanswered user turn is dropped."""
+    """(user, assistant) pairs from the two documented formats, Gradio messages (role/content dicts) or
+    (user, assistant) pairs; an unanswered user turn is dropped and anything else is a ChatError."""
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, dict)) or not isinstance(history, Iterable):
+        raise ChatError(f"history must be a list of messages or (user, assistant) pairs, got {type(history).__name__}")
     pairs: list[Pair] = []
     pending: list[str] = []
     answer: list[str] = []
-    for item in history or []:
-        if not isinstance(item, dict):
-            user, assistant = item
-            pairs.append((user, strip_decorations(assistant)))
+    for index, item in enumerate(history):
+        if isinstance(item, (tuple, list)):
+            if len(item) != 2 or not isinstance(item[0], str) or not isinstance(item[1], (str, type(None))):
+                raise ChatError(f"history item {index} must be a (user text, assistant text) pair, got {_shape(item)}")
+            if item[1] is not None:  # (text, None): a turn Gradio shows before it is answered
+                pairs.append((item[0], strip_decorations(item[1])))
             continue
-        text = message_text(item.get("content"))
-        if item.get("role") == "user":
+        if not isinstance(item, dict) or item.get("role") not in ("user", "assistant", "system"):
+            raise ChatError(f"history item {index} must be a message with role user or assistant, got {_shape(item)}")
+        text = message_text(item.get("content", ""))
+        if item["role"] == "user":
             if answer:
                 pairs.append(("\n".join(pending), strip_decorations("\n".join(answer))))
                 pending, answer = [], []
             pending.append(text)
-        elif item.get("role") == "assistant" and pending and not (item.get("metadata") or {}).get("title"):
+        elif item["role"] == "assistant" and pending and not (item.get("metadata") or {}).get("title"):
             answer.append(text)  # a message with a title is a collapsible source card the app showed, not the answer
     if pending and answer:
         pairs.append(("\n".join(pending), strip_decorations("\n".join(answer))))
     return pairs
+
+
+def _shape(item: Any) -> str:
+    return f"a {len(item)}-item {type(item).__name__}" if isinstance(item, (tuple, list)) else type(item).__name__
 
 
 @dataclass
@@ -244,10 +261,16 @@ class ChatEngine:
         knowledge base, a question no card answers gets the fixed abstention; otherwise the model answers from the
         retrieved cards, which come with the reply as its sources.
         """
-        earlier = [user for user, _ in history_pairs(history)]
-        guidance = emergency_reply(message, earlier)
+        try:
+            earlier, history_error = [user for user, _ in history_pairs(history)], None
+        except ChatError as error:  # the message is still checked for an emergency first
+            earlier, history_error = [], error
+        guidance = emergency_reply(message if isinstance(message, str) else "", earlier)
         if guidance is not None:
             yield Reply(guidance + DISCLAIMER, kind="emergency", done=True)
+            return
+        if history_error is not None or not isinstance(message, str):
+            yield Reply(str(history_error or f"the message must be text, got {type(message).__name__}"), kind="refused", done=True)
             return
         problem = check_message(message, self.max_message_chars)
         if problem:

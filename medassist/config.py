@@ -104,7 +104,7 @@ class GroundingConfig:
     enabled: bool = True  # train and evaluate with retrieved cards in the prompt (RAFT); serving always retrieves
     knowledge_base: str | list[str] = SAMPLE_FLASHCARDS  # any source data.load_records reads
     k: int = 3  # cards in each prompt
-    own_card_rate: float = 0.7  # training: share of examples whose own card is among the k (else: abstain target)
+    own_card_rate: float = 0.8  # training: share of examples whose own card is among the k (else: abstain target)
     # Abstain without generating when the best card scores below this BM25 score. Calibrated for the shipped cards by
     # `medassist calibrate` (at most 5% of the question set's answerable calibration questions refused).
     min_score: float = 4.78
@@ -187,7 +187,7 @@ PROFILES: dict[str, Config] = {
         output_dir="outputs/cpu",
         data=DataConfig(source=SAMPLE_FLASHCARDS, train_size=360, eval_size=40, max_length=512),
         train=TrainConfig(epochs=1, batch_size=8, grad_accum=2, learning_rate=4e-4, save_steps=5, logging_steps=2),
-        eval=EvalConfig(n_examples=40, max_new_tokens=64, batch_size=8, bootstrap_samples=1000),
+        eval=EvalConfig(n_examples=40, max_new_tokens=64, batch_size=16, bootstrap_samples=1000),
     ),
     # A tiny random Llama for tests: seconds, not minutes.
     "smoke": Config(

@@ -89,6 +89,7 @@ GGUF_LAYER_TENSORS = {
     "ffn_down": "mlp.down_proj", "attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
 }
 GGUF_GLOBALS = {"token_embd": "model.embed_tokens", "output_norm": "model.norm", "output": "lm_head"}
+GGUF_FILE_TYPES = {"q8_0": 7, "f16": 1}  # how export_gguf may store matrices -> llama.cpp's LLAMA_FTYPE_MOSTLY_*
 
 
 def gguf_base_file(source: str) -> Path:
@@ -120,12 +121,15 @@ def rope_interleave(weight: torch.Tensor, heads: int) -> torch.Tensor:
     return weight.reshape(heads, 2, rows // heads // 2, *weight.shape[1:]).transpose(1, 2).reshape(weight.shape)
 
 
-def export_gguf(model: PreTrainedModel, base_gguf: Path, destination: Path) -> Path:
+def export_gguf(model: PreTrainedModel, base_gguf: Path, destination: Path, quant: str = "q8_0") -> Path:
     """Write `model`'s weights into a copy of `base_gguf` (same metadata, tokenizer and tensor list), atomically.
 
-    Matrices are stored in Q8_0 (per-32 int8 blocks: close to the fp32 merged weights, where re-using
-    the base's Q4_1 would round most of the small LoRA update away); vectors stay F32.
+    Matrices are stored in Q8_0 by default (per-32 int8 blocks: close to the fp32 merged weights, where
+    re-using the base's Q4_1 would round most of the small LoRA update away), or in F16 with `quant="f16"`
+    (twice the size, no block rounding); vectors stay F32.
     """
+    if quant not in GGUF_FILE_TYPES:
+        raise GGUFError(f"unknown GGUF quantisation '{quant}': choose {' or '.join(GGUF_FILE_TYPES)}")
     import numpy as np
     from gguf import GGMLQuantizationType, GGUFReader, GGUFValueType, GGUFWriter
     from gguf.quants import quantize
@@ -143,7 +147,7 @@ def export_gguf(model: PreTrainedModel, base_gguf: Path, destination: Path) -> P
                 continue
             sub_type = value.types[1] if value.types[0] == GGUFValueType.ARRAY else None
             writer.add_key_value(key, value.contents(), value.types[0], sub_type)
-        writer.add_file_type(7)  # LLAMA_FTYPE_MOSTLY_Q8_0
+        writer.add_file_type(GGUF_FILE_TYPES[quant])
         for tensor in reader.tensors:
             weight = state[hf_tensor_name(tensor.name)]
             if tensor.name.endswith("attn_q.weight"):
@@ -153,6 +157,8 @@ def export_gguf(model: PreTrainedModel, base_gguf: Path, destination: Path) -> P
             array = np.ascontiguousarray(weight.numpy())
             if array.ndim == 1:
                 writer.add_tensor(tensor.name, array)
+            elif quant == "f16":
+                writer.add_tensor(tensor.name, array.astype(np.float16))
             else:
                 qtype = GGMLQuantizationType.Q8_0
                 writer.add_tensor(tensor.name, quantize(array, qtype), raw_dtype=qtype)

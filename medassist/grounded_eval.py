@@ -62,10 +62,10 @@ def source_is_right(question: Question, card_question: str, card_answer: str) ->
 
 def calibrate_min_score(kb: KnowledgeBase, questions: list[Question], model_abstains: list[bool] | None = None,
                         max_wrong: float = MAX_WRONG_ABSTENTION) -> float:
-    """The highest top-1 score threshold under which at most `max_wrong` of the answerable questions are refused.
+    """The highest top-1 score threshold that refuses at most `max_wrong` of the answerable questions.
 
-    With `model_abstains` (per question: the model, shown the sources, said they have nothing), a question counts
-    as refused when it scores under the threshold or the model abstains, so the threshold is set for the pair.
+    With `model_abstains` (per question: the model, shown the sources, said they have nothing), only questions the
+    model would have answered count against the threshold: it may take away at most `max_wrong` of the answers.
     """
     scores = [top_score(kb, q.question) for q in questions]
     model_abstains = model_abstains or [False] * len(questions)
@@ -74,8 +74,7 @@ def calibrate_min_score(kb: KnowledgeBase, questions: list[Question], model_abst
         raise ValueError("calibration needs answerable (in_base) questions")
     best = 0.0
     for threshold in sorted({0.0, *scores}):
-        refused = sum(score < threshold or abstains for score, abstains in answerable)
-        if refused <= max_wrong * len(answerable):
+        if sum(score < threshold and not abstains for score, abstains in answerable) <= max_wrong * len(answerable):
             best = threshold
     return float(best)
 

@@ -27,10 +27,12 @@ Row = dict[str, str]
 
 
 def format_sources(hits: list[Hit]) -> str:
-    """The numbered Sources block the model reads (and cites as [1], [2], ...)."""
-    return "\n".join(
-        f"[{number}] {hit.card.question}\n{hit.card.answer[:SOURCE_CHARS]}" for number, hit in enumerate(hits, start=1)
-    )
+    """The numbered Sources block the model reads (and cites as [1], [2], ...): each card's answer only.
+
+    The card's own question is left out on purpose: with it, a model learns to copy when the source's question
+    matches the user's word for word and to abstain otherwise, and users do not word questions like the cards.
+    """
+    return "\n".join(f"[{number}] {hit.card.answer[:SOURCE_CHARS]}" for number, hit in enumerate(hits, start=1))
 
 
 def grounded_question(question: str, hits: list[Hit]) -> str:

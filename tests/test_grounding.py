@@ -23,10 +23,10 @@ def kb(tmp_path_factory) -> KnowledgeBase:
 
 def test_raft_rows_show_the_own_card_most_of_the_time_and_otherwise_teach_abstention(kb):
     rows = [{"instruction": "", "question": card.question, "answer": card.answer} for card in kb.cards[:200]]
-    grounding = GroundingConfig(k=3, own_card_rate=0.7)
+    grounding = GroundingConfig(k=3, own_card_rate=0.8)
     grounded = raft_rows(rows, kb, grounding, seed=0)
     abstaining = [row for row in grounded if row["answer"] == ABSTAIN_ANSWER]
-    assert 0.2 < len(abstaining) / len(rows) < 0.4
+    assert 0.1 < len(abstaining) / len(rows) < 0.3
     positions = Counter()
     for row, source in zip(grounded, rows):
         assert row["question"].startswith("Sources:\n[1] ") and row["question"].endswith(f"Question: {source['question']}")
@@ -34,10 +34,10 @@ def test_raft_rows_show_the_own_card_most_of_the_time_and_otherwise_teach_absten
         if row["answer"] != ABSTAIN_ANSWER:
             number = int(row["answer"].rsplit("[", 1)[1].rstrip("]"))
             positions[number] += 1
-            assert f"[{number}] {source['question']}\n{source['answer'][:SOURCE_CHARS]}" in row["question"]
+            assert f"[{number}] {source['answer'][:SOURCE_CHARS]}" in row["question"]
             assert row["answer"] == f"{source['answer'][:SOURCE_CHARS].rstrip()} [{number}]"
         else:  # the own card is absent: only distractors
-            assert f"] {source['question']}\n" not in row["question"]
+            assert f"] {source['answer'][:SOURCE_CHARS]}" not in row["question"]
     assert set(positions) == {1, 2, 3}  # the model cannot learn that the answer is always source [1]
     assert raft_rows(rows, kb, grounding, seed=0) == grounded  # deterministic
 
@@ -64,8 +64,12 @@ def test_the_threshold_refuses_few_answerable_calibration_questions(kb):
     calibration = load_questions("calibration")
     threshold = calibrate_min_score(kb, calibration)
     in_base = [top_score(kb, q.question) for q in calibration if q.in_base]
-    assert sum(score < threshold for score in in_base) <= 0.05 * len(in_base)
-    assert GroundingConfig().min_score == pytest.approx(threshold, abs=0.01)  # the shipped setting is the calibrated one
+    assert 0 < threshold and sum(score < threshold for score in in_base) <= 0.05 * len(in_base)
+    # With the model's own abstentions, only questions it would have answered count against the threshold.
+    abstains = [q.in_base and i % 2 == 0 for i, q in enumerate(calibration)]
+    with_model = calibrate_min_score(kb, calibration, abstains)
+    taken = [top_score(kb, q.question) < with_model for q, a in zip(calibration, abstains) if q.in_base and not a]
+    assert with_model >= threshold and sum(taken) <= 0.05 * sum(q.in_base for q in calibration)
 
 
 def test_no_card_above_the_threshold_means_no_sources(kb):
