@@ -1,0 +1,210 @@
+"""How well `medassist.emergency.detect_emergency` tells emergencies happening now from questions about them, and how fast.
+
+    .venv/bin/python bench/emergency_detector.py [--fresh tests/data/emergency_messages_fresh.jsonl]
+        [--dev tests/data/emergency_messages.jsonl] [--repeats 5]
+
+The headline is the FRESH file (split "fresh"): messages written after the rules were frozen and scored once. The
+development data (splits "dev" and "holdout" of the older file, both used while the rules were written) is reported
+separately, labelled as such: its figures say how well the rules fit what they were written against, not how well
+they generalise. For each: recall on emergencies and false-positive rate on non-emergencies, overall, per kind, per
+language and per style, each with a 95% Wilson interval, plus the share of detected emergencies given the right
+kind. Then the time per call: mean and p99 over all labelled messages (--repeats passes) and over stress inputs.
+Messages are reported by id only. Exits 1 when a target on the headline set is missed.
+
+Keys of bench/results/emergency_detector.json:
+    command          the command line that produced it
+    data             {"fresh": path or null, "development": path}
+    scan_chars       the detector's SCAN_CHARS (longer text: its first and last halves are examined)
+    headline         "fresh", or "development" when there is no fresh file (then the targets are judged on it)
+    fresh            report for the fresh file, or null when it does not exist
+    development      report for splits dev + holdout (the data the rules were written against)
+    targets          {"recall": 0.97, "recall_per_language": 0.9, "false_positive_rate": 0.05} (issue 12)
+    targets_met      {target: bool} on the headline set
+    timing           {"labelled_messages": {repeats, mean_ms, p99_ms, calls},
+                      "stress": {name: {chars, expected, detected, mean_ms, p99_ms, calls}}}
+    python, cpu      where it ran
+A report is {messages, emergencies, recall, false_positive_rate, kind_accuracy, per_kind, per_language, per_style,
+missed, false_positives, wrong_kind}; every rate is {value, ci95: [low, high], k, n}; per_* map a group to
+{recall, false_positive_rate}; missed and false_positives list ids, wrong_kind "id: labelled -> detected".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from record import ROOT, command_line, write_result
+
+from medassist.emergency import EMERGENCY_KINDS, SCAN_CHARS, detect_emergency
+
+TARGETS = {"recall": 0.97, "recall_per_language": 0.9, "false_positive_rate": 0.05}
+FILLER = (
+    "I have been reading about sleep, diet and exercise for a school project, and I keep notes on what each "
+    "article says about habits, routines and how people change them over a term. "
+)
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> dict[str, Any]:
+    """Proportion hits/n with its 95% Wilson score interval (sound for small n and proportions near 0 or 1)."""
+    if n == 0:
+        return {"value": None, "ci95": None, "k": 0, "n": 0}
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return {"value": round(p, 4), "ci95": [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)],
+            "k": hits, "n": n}
+
+
+def rates(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    emergencies = [row for row in rows if row["emergency"]]
+    others = [row for row in rows if not row["emergency"]]
+    return {
+        "recall": wilson(sum(row["detected"] is not None for row in emergencies), len(emergencies)),
+        "false_positive_rate": wilson(sum(row["detected"] is not None for row in others), len(others)),
+    }
+
+
+def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Overall, per kind, per language and per style figures for `rows`, plus kind accuracy and the misses."""
+    detected = [row for row in rows if row["emergency"] and row["detected"] is not None]
+    return {
+        "messages": len(rows),
+        "emergencies": sum(row["emergency"] for row in rows),
+        **rates(rows),
+        "kind_accuracy": wilson(sum(row["detected"] == row["kind"] for row in detected), len(detected)),
+        "per_kind": {kind: rates([row for row in rows if row["kind"] == kind]) for kind in EMERGENCY_KINDS},
+        "per_language": {lang: rates([row for row in rows if row["lang"] == lang])
+                         for lang in sorted({row["lang"] for row in rows})},
+        "per_style": {style: rates([row for row in rows if row["style"] == style])
+                      for style in sorted({row["style"] for row in rows})},
+        "missed": [row["id"] for row in rows if row["emergency"] and row["detected"] is None],
+        "false_positives": [row["id"] for row in rows if not row["emergency"] and row["detected"] is not None],
+        "wrong_kind": [f"{row['id']}: {row['kind']} -> {row['detected']}" for row in detected
+                       if row["detected"] != row["kind"]],
+    }
+
+
+def timed(text: str, repeats: int) -> tuple[str | None, list[float]]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        kind = detect_emergency(text)
+        times.append((time.perf_counter() - start) * 1000)
+    return kind, times
+
+
+def summary(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    return {"mean_ms": round(statistics.fmean(ordered), 3),
+            "p99_ms": round(ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)], 3),
+            "calls": len(ordered)}
+
+
+def stress_inputs() -> dict[str, tuple[str, str | None]]:
+    """name -> (text, the kind it should get)."""
+    filler = FILLER * (SCAN_CHARS // len(FILLER) + 2)
+    overdose = " I took 40 paracetamol an hour ago."
+    return {
+        "50000_chars_overdose_at_end": (filler[: 50_000 - len(overdose)].rsplit(". ", 1)[0] + "." + overdose,
+                                        "overdose_poisoning"),
+        "50000_chars_no_emergency": (filler[:50_000], None),
+        "200000_chars_overdose_at_end": (filler[:100_000] + "x" * 100_000 + overdose, "overdose_poisoning"),
+        "zero_width_laden": ("\u200b".join("My dad is clutching his chest and can't breathe, please help"),
+                             "chest_pain"),
+        "spaced_letters": ("  ".join(" ".join(word) for word in "my friend is not breathing".split()), "breathing"),
+        "emoji": ("\U0001f631\U0001f64f " * 200 + "my son \U0001f476 is choking \U0001f62d\U0001f62d", "breathing"),
+    }
+
+
+def load(path: Path, splits: set[str]) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [row for row in rows if row["split"] in splits]
+
+
+def relative(path: Path) -> str:
+    path = path.resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fresh", default=str(ROOT / "tests" / "data" / "emergency_messages_fresh.jsonl"))
+    parser.add_argument("--dev", default=str(ROOT / "tests" / "data" / "emergency_messages.jsonl"))
+    parser.add_argument("--repeats", type=int, default=5, help="timed passes over the labelled messages")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "emergency_detector.json"))
+    args = parser.parse_args()
+
+    fresh_path, dev_path = Path(args.fresh), Path(args.dev)
+    fresh_rows = load(fresh_path, {"fresh"}) if fresh_path.exists() else None
+    dev_rows = load(dev_path, {"dev", "holdout"})
+    set_times: list[float] = []
+    for row in [*(fresh_rows or []), *dev_rows]:
+        row["detected"], times = timed(row["text"], args.repeats)
+        set_times += times
+    fresh = report(fresh_rows) if fresh_rows else None
+    development = report(dev_rows)
+    headline_name, headline = ("fresh", fresh) if fresh else ("development", development)
+
+    stress = {}
+    for name, (text, expected) in stress_inputs().items():
+        kind, times = timed(text, 5 if len(text) > 10_000 else 50)
+        stress[name] = {"chars": len(text), "expected": expected, "detected": kind, **summary(times)}
+
+    lowest_language = min(figures["recall"]["value"] for figures in headline["per_language"].values()
+                          if figures["recall"]["n"])
+    met = {
+        "recall": headline["recall"]["value"] >= TARGETS["recall"],
+        "recall_per_language": lowest_language >= TARGETS["recall_per_language"],
+        "false_positive_rate": headline["false_positive_rate"]["value"] <= TARGETS["false_positive_rate"],
+    }
+    result = {
+        "command": command_line(),
+        "data": {"fresh": relative(fresh_path) if fresh_rows else None, "development": relative(dev_path)},
+        "scan_chars": SCAN_CHARS,
+        "headline": headline_name,
+        "fresh": fresh,
+        "development": development,
+        "targets": TARGETS,
+        "targets_met": met,
+        "timing": {"labelled_messages": {"repeats": args.repeats, **summary(set_times)}, "stress": stress},
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+    }
+
+    for name, figures in (("FRESH (headline)", fresh), ("DEVELOPMENT: dev + old holdout, used to write the rules",
+                                                        development)):
+        if figures is None:
+            print(f"{name}: no fresh file at {fresh_path}")
+            continue
+        print(f"{name}: {figures['messages']} messages, {figures['emergencies']} emergencies")
+        print(f"  recall {fmt(figures['recall'])}   false-positive rate {fmt(figures['false_positive_rate'])}   "
+              f"kind accuracy {fmt(figures['kind_accuracy'])}")
+        for group in ("per_kind", "per_language"):
+            for key, value in figures[group].items():
+                print(f"  {key:<20} recall {fmt(value['recall'])}   FPR {fmt(value['false_positive_rate'])}")
+        print(f"  missed {figures['missed']}  false positives {figures['false_positives']}  "
+              f"wrong kind {figures['wrong_kind']}")
+    print(f"time per message: {result['timing']['labelled_messages']}")
+    for name, figures in stress.items():
+        print(f"  {name:<30} {figures}")
+    print(f"targets on {headline_name}: {met}")
+    write_result(result, args.out)
+    sys.exit(0 if all(met.values()) else 1)
+
+
+def fmt(figure: dict[str, Any]) -> str:
+    if figure["value"] is None:
+        return "   -  (n=0)"
+    low, high = figure["ci95"]
+    return f"{figure['value']:.3f} [{low:.3f}, {high:.3f}] ({figure['k']}/{figure['n']})"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,429 @@
+"""Does a message describe a medical emergency happening now? `detect_emergency(text)` answers with its kind.
+
+Built for recall (issue 12): a missed emergency can cost a life, a false alarm one fixed guidance text. Two stages,
+each a list of regular expressions a reviewer can read:
+1. Signs (medassist.emergency_patterns): does the text describe a sign of one of the eight kinds, named or not, in
+   English, Spanish, French or German? Lay and indirect descriptions count ("words all jumbled", "lips going blue",
+   "took the whole pack", "can't wake him"). Each sign has a kind and a weight; the kind with the highest total
+   wins (self-harm and overdose outrank the states they cause). A sign inside an if-clause does not count.
+2. Framing: a text with a sign is an emergency UNLESS its framing clearly says it is not happening now: exam, quiz,
+   essay or fiction; past and resolved or historical ("last year", "in 2015", "it went away", "they said it was
+   reflux") unless it is back now; recurring ("every winter", "when I run"); a question about causes; a question
+   or statement with nobody in it ("What is the first-line treatment for anaphylaxis?"); a question passed on
+   ("my friend asked whether"). Anything else with a sign, however short or unpunctuated, is an emergency.
+Text is normalised first: invisible characters removed, case, accents and apostrophes folded, emoji dropped,
+s p a c e d letters joined, misspellings corrected (one edit from a keyword, spellings by ear, text-speak). A
+message longer than WINDOW_CHARS is judged sentence by sentence, up to SCAN_CHARS. Deterministic, no model, about
+a millisecond a message; never raises on a str.
+
+No trained classifier, not even as a second opinion for stage 2. A char n-gram logistic regression on the 371
+labelled messages learns topic words and punctuation ("?" means a question); measured as a veto on stage 2's
+suppressions it rescued no emergency and raised false alarms (on messages written for this check: 3 of 322
+non-emergencies at p > 0.5), and trained on the data it is scored on it would hide its own error. scikit-learn is
+not a declared dependency either, so the verdict would change with the environment. Rules are read and fixed one
+phrase at a time.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from . import emergency_patterns as P
+
+try:  # the regular-expression parser, to read which words a sign pattern needs (Python 3.11+, then 3.10)
+    from re import _constants as _sre
+    from re import _parser as _sre_parse
+except ImportError:  # pragma: no cover
+    import sre_constants as _sre
+    import sre_parse as _sre_parse
+
+EMERGENCY_KINDS = ("chest_pain", "stroke", "breathing", "bleeding", "overdose_poisoning", "allergic_reaction",
+                   "unconscious_seizure", "suicide_self_harm")
+SCAN_CHARS = 120_000  # longer text: the first and last SCAN_CHARS // 2 characters are examined
+WINDOW_CHARS = 800  # a longer message is judged sentence by sentence
+DISCOUNTED_MIN = 6  # a kind whose signs something else explains (a sore throat, a cold) needs this total
+
+# --------------------------------------------------------------------------------------------
+# Normalisation: what the rules see
+
+# Keywords whose misspellings (one insertion, deletion, substitution or swap away) are corrected.
+FUZZY_WORDS = """
+breathe breathing breath choking seizure seizures seizing convulsing convulsions unconscious unresponsive responding
+collapsed fainted swelling swollen tongue throat bleeding spurting pouring gushing squirting overdose overdosed
+swallowed paracetamol acetaminophen tylenol ibuprofen tablets poisoned bleach antifreeze allergic anaphylaxis
+anaphylactic crushing pressure squeezing tightness drooping droopy slurring slurred myself himself herself properly
+attack emergency inhaler wheezing headache sertraline diazepam suicide suicidal respirar respira sangre sangrando
+desmayado convulsion convulsionando inconsciente pastillas suicidarme matarme hinchando hinchada garganta infarto
+labios respirer respire saignement inconscient convulse etouffe gonfle poitrine suicider medicaments comprimes douleur
+visage blutet bewusstlos krampft geschluckt tabletten umbringen schwillt schmerzen brustschmerzen herzinfarkt
+schlaganfall lippen verschluckt suddenly sweating antidepressants daughter husband stopping squeeze struggling
+breathless consciousness minutes speaking talking bottle chest tonight weird moving respond quiero hablar muchisimo
+torcida beaucoup arrive repond reagiert umgekippt ahogando atragantado hinchado desmayada kriegt schluckt bouche gorge
+cachets morirme lengua convulsiona
+""".split()
+# Real words one edit from a keyword, never "corrected" (found by running the corrector over medical text).
+KEEP_WORDS = set("""
+asking attach attached axes blurred blurring blushing botte bottles boving breadth breast breasts breeding brushing
+caches chopping collapse collapses cooking crashing crusting cushing cushings daughters drooling dropping dwelling
+emergence flopping flushing forge husbands infarct inhale inhaled krampf krampfe lange levels lipped loving mining
+minute mopping moving mowing mucor ovale padre property purging pushing reassure rippen roving rushing saline selling
+shopping signes signet smelling sollen spare spelling squinting stopper strike stroked sweeting tables talents telling
+threat threats topping tweeting value valve walking waxing weirs welling wider winking wired yelling
+""".split())
+# Short misspellings and text-speak the one-edit corrector leaves alone.
+SHORT_FIXES = {
+    "tuk": "took", "tok": "took", "strok": "stroke", "stoke": "stroke", "hart": "heart", "pils": "pills", "blud":
+    "blood", "alot": "a lot", "pian": "pain", "kil": "kill", "cnt": "cant", "wnt": "want", "dnt": "dont", "tonite":
+    "tonight", "2nite": "tonight", "plz": "please", "pls": "please", "halp": "help", "hlp": "help", "u": "you", "ur":
+    "your", "bc": "because", "cuz": "because", "ded": "dead", "breth": "breath", "brethe": "breathe", "nich": "nicht",
+    "nen": "einen", "grad": "gerade", "jsuis": "je suis", "chui": "je suis", "luf": "luft", "bocoup": "beaucoup",
+    "boucoup": "beaucoup", "jveux": "je veux", "jviens": "je viens", "jpeux": "je peux", "jarrive": "j arrive", "jai":
+    "j ai", "jen": "j en", "q": "que", "xq": "porque", "pq": "porque"
+}
+# Two words read as one, so that "blood pressure is so much higher" is not blood "so much".
+COMPOUNDS = (
+    r"\bblood (pressure|presure|sugar|sugars|test|tests|thinner|thinners|thiners|donation|donor|type|count|clot|clots|cells|"
+    r"vessels?|glucose|levels?|work|results|bank|orange|oranges)\b|\bside (effects?)\b|\bchest (infection|infections|"
+    r"x ray|xray|drain|physio)\b|\bmal au coeur\b|\bheart (rate|beat|murmur)\b"
+)
+
+# Invisible format characters (Unicode category Cf: zero-width space and joiners, bidi marks, soft hyphen,
+# word joiner, BOM, tags) are removed, so "ch\u200best" reads "chest".
+_INVISIBLE = re.compile(
+    "["
+    + "".join(chr(c) for c in range(0x10000) if unicodedata.category(chr(c)) == "Cf")
+    + "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    + "\U000e0020-\U000e007f]"
+)
+_FOLD = str.maketrans(
+    {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'", "\u0153": "oe", "\u00e6": "ae",
+     "\u00f8": "o"}
+)
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_CONTRACTION = re.compile(r"'(?=(s|t|m|d|re|ve|ll)\b)")  # English: "can't" -> "cant"; French: "l'air" -> "l air"
+_SPACED = re.compile(r"(?<![a-z])(?:[a-z] ){2,}[a-z](?![a-z])")  # "c h e s t" (3+ single letters)
+_SPACED_PAIR = re.compile(r"(?<![a-z])[a-z] [a-z](?![a-z])")  # "m y", once the text is known to be spaced out
+_BLANKS = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?\n;])\s+")
+_CLAUSE_END = re.compile(r"(?<=[.!?\n;,])\s+")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+_WORD = re.compile(r"\b[a-z]{4,20}\b")  # the corrector reads words of 4 to 20 letters (one edit from 5 up)
+_SHORT = re.compile(r"\b(" + "|".join(sorted(SHORT_FIXES, key=len, reverse=True)) + r")\b")
+_COMPOUND = re.compile(COMPOUNDS)
+
+
+def normalize(text: str) -> str:
+    """Lower-case ASCII with sentence punctuation kept: what the framing rules read."""
+    text = text.translate(_FOLD)
+    text = _INVISIBLE.sub("", text)
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = _CONTRACTION.sub("", _MARKS.sub("", text)).replace("'", " ")
+    text = _NON_ASCII.sub(" ", text)
+    text, spaced = _SPACED.subn(lambda match: match.group(0).replace(" ", ""), text)
+    if spaced >= 2:
+        text = _SPACED_PAIR.sub(lambda match: match.group(0).replace(" ", ""), text)
+    return _BLANKS.sub(" ", text).strip()
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+# Spellings by ear (Spanish "pastiyas", "kiero", "muxo"): tried when the word itself is no keyword's near miss.
+_BY_EAR = (("y", "ll"), ("k", "qu"), ("x", "ch"), ("ph", "f"), ("f", "ph"))
+
+
+@lru_cache(maxsize=65536)
+def _correct(word: str) -> str:
+    if _FUZZY_INDEX.get(word) == word or word in _KEEP:
+        return word
+    if len(word) >= 5:
+        for key in [word, *sorted(_deletes(word))]:
+            if key in _FUZZY_INDEX:
+                return _FUZZY_INDEX[key]
+    for heard, written in _BY_EAR:
+        spelt = word.replace(heard, written)
+        if heard in word and (spelt in _KEEP or _FUZZY_INDEX.get(spelt) == spelt):
+            return spelt
+    return word
+
+
+def flatten(text: str) -> str:
+    """Words only, single-spaced, misspellings corrected, compounds joined: what the sign rules read."""
+    flat = _NOT_WORD.sub(" ", text).strip()
+    flat = _WORD.sub(lambda match: _correct(match.group(0)), flat)
+    flat = _SHORT.sub(lambda match: SHORT_FIXES[match.group(0)], flat)
+    return _COMPOUND.sub(lambda match: match.group(0).replace(" ", ""), flat)
+
+
+# --------------------------------------------------------------------------------------------
+# Compiling the signs. Patterns are matched on flattened text; "~N" stands for "up to N words".
+
+
+def rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"~(\d+)", r"(?:\\w+ ){0,\1}", pattern))
+
+
+def _near(first: str, second: str, words: int) -> str:
+    first, second = (part if part.startswith(r"\b") else rf"\b{part}\b" for part in (first, second))
+    return f"(?:{first}) ~{words}(?:{second})|(?:{second}) ~{words}(?:{first})"
+
+
+def _needles(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Strings of which every match of `pattern` contains at least one (None: no such set found), read from the
+    parsed pattern: a sequence needs only its most selective part, an alternation one string per branch."""
+
+    def sequence(items: list) -> set[str] | None:
+        options, run = [], ""
+        for op, value in items:
+            if op is _sre.LITERAL:
+                run += chr(value)
+                continue
+            if run:
+                options.append({run})
+                run = ""
+            needed = node(op, value)
+            if needed:
+                options.append(needed)
+        if run:
+            options.append({run})
+        return max(options, key=lambda option: (min(map(len, option)), -len(option)), default=None)
+
+    def node(op, value) -> set[str] | None:
+        if op is _sre.SUBPATTERN:
+            return sequence(value[-1])
+        if op is _sre.BRANCH:
+            branches = [sequence(branch) for branch in value[1]]
+            return None if any(branch is None for branch in branches) else set().union(*branches)
+        if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT) and value[0] >= 1:
+            return sequence(value[2])
+        return None  # character classes, anchors, look-arounds, optional parts
+
+    needed = sequence(_sre_parse.parse(pattern.pattern))
+    return frozenset(needed) if needed else None
+
+
+def _trie(words: list[str]) -> str:
+    """A pattern matching the longest of `words` at a position, written as a trie (fast: one branch per letter)."""
+    root: dict = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict) -> str:
+        branches = [re.escape(char) + pattern(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 and "" not in node else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(root)
+
+
+def _lines(block: str) -> list[str]:
+    """The lines of a block of P's data; a line indented by two spaces continues the one before."""
+    lines: list[str] = []
+    for line in block.strip("\n").splitlines():
+        if line.startswith("  ") and lines:
+            lines[-1] += line[2:]
+        elif line.strip():
+            lines.append(line)
+    return lines
+
+
+_VOCABULARY = dict(line.split(" ", 1) for line in _lines(P.VOCABULARY))
+
+
+def _expand(text: str) -> str:
+    """`text` with each $NAME replaced by its alternation, and "A <N> B" by the either-order pattern."""
+    text = re.sub(r"\$([A-Z_]+)", lambda match: _VOCABULARY[match.group(1)], text)
+    near = re.fullmatch(r"(.+) <(\d+)> (.+)", text)
+    return _near(near.group(1), near.group(3), int(near.group(2))) if near else text
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """`pattern` cut at its top-level "|": each part is searched (and prefiltered) on its own."""
+    parts, depth, start, escaped, in_class = [], 0, 0, False, False
+    for at, char in enumerate(pattern):
+        if escaped or char == "\\":
+            escaped = not escaped
+        elif in_class or char in "[]":
+            in_class = char != "]"
+        elif char in "()":
+            depth += 1 if char == "(" else -1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:at])
+            start = at + 1
+    return [*parts, pattern[start:]]
+
+
+SIGN_SOURCES = [(kind, int(line[0]), _expand(line[2:])) for kind, block in P.SIGNS.items() for line in _lines(block)]
+# Each alternative of a sign line is a sign of its own (and counts once).
+SIGNS = [(kind, weight, rx(part)) for kind, weight, text in SIGN_SOURCES for part in _alternatives(text)]
+
+# Words the sign patterns spell out (in any language) are never "corrected" into another language's keyword.
+_KEEP = KEEP_WORDS | {word for *_, text in SIGN_SOURCES for word in re.findall(r"[a-z]{5,}", re.sub(r"\\[a-zA-Z]", " ", text))}
+_FUZZY_INDEX: dict[str, str] = {keyword: keyword for keyword in FUZZY_WORDS}
+for _keyword in FUZZY_WORDS:
+    for _key in sorted(_deletes(_keyword)):
+        _FUZZY_INDEX.setdefault(_key, _keyword)
+SIGN_NEEDLES = [(kind, weight, pattern, _needles(pattern)) for kind, weight, pattern in SIGNS]
+# All the strings in one search: at each position the longest string found, and every string that is a prefix of it.
+_ALL_NEEDLES = sorted({needle for *_, needles in SIGN_NEEDLES if needles for needle in needles}, key=len, reverse=True)
+_NEEDLE_SEARCH = re.compile(f"(?=({_trie(_ALL_NEEDLES)}))")
+_PREFIXES = {needle: {other for other in _ALL_NEEDLES if needle.startswith(other)} for needle in _ALL_NEEDLES}
+
+# Ties go to the kind listed first: a swollen tongue with breathlessness is an allergic reaction, pills with a
+# wish to die are a suicide attempt.
+PRIORITY = ("suicide_self_harm", "overdose_poisoning", "allergic_reaction", "chest_pain", "stroke", "bleeding",
+            "unconscious_seizure", "breathing")
+
+# A kind scoring 3 or more outranks the others: self-harm or an overdose is what the guidance must address.
+DOMINANT = ("suicide_self_harm", "overdose_poisoning")
+
+# Cues that explain a kind's signs otherwise (a sore throat, an accidental cut, a blocked nose): the kind then needs
+# DISCOUNTED_MIN.
+DISCOUNTS = {
+    "allergic_reaction": (r"\b(sore|tonsil\w*|strep|glands?|cold|flu|infection|toothache|tooth|dentist|mumps|stye|"
+                          r"conjunctivitis|pink eye|sunburn|black eye|hay fever|hayfever|pollen|fiebre del heno|"
+                          r"rhume des foins|heuschnupfen|mal a la gorge|angine|rhume|dolor de garganta|anginas|"
+                          r"resfriado|halsschmerzen|erkaltung|mandel\w*)\b"),
+    "suicide_self_harm": (r"\b(cooking|shaving|kitchen|accident|accidentally|by accident|chopping|slipped|"
+                          r"chainsaw|on (a |the |some )?(broken )?(glass|knife|blade|tin))\b"),
+    "breathing": r"\b(blocked|stuffy|congested|sinus\w*|through (my|his|her) nose)\b",
+    "stroke": r"\b(dentist|anaesthetic|anesthetic|filling|numbing)\b",
+    "bleeding": (r"\b(period|periods|menstrua\w*|regla|regles|menstruation|gums|encias|gencives|zahnfleisch|small|"
+                 r"slight|tiny|minor|a bit of|a little|pequen[oa]|poco|petit|peu|leicht|bisschen)\b"),
+    "chest_pain": r"\b(heartburn|reflux|pulled (a )?muscle|costochondritis|chestinfection|coughing|cough)\b",
+}
+
+_DISCOUNTS = {kind: rx(pattern) for kind, pattern in DISCOUNTS.items()}
+
+# --------------------------------------------------------------------------------------------
+# Framing cues (medassist.emergency_patterns.FRAMING), matched on the flattened window
+
+_F = {name: rx(text) for name, text in (line.split(" ", 1) for line in _lines(P.FRAMING) if not line.startswith("#"))}
+INTERROGATIVE, FIRST_PERSON, COMPANION = _F["INTERROGATIVE"], _F["FIRST_PERSON"], _F["COMPANION"]
+
+
+# --------------------------------------------------------------------------------------------
+# Detection
+
+
+def _windows(text: str) -> list[str]:
+    """The parts of `text` judged one by one: a message of up to WINDOW_CHARS is judged whole, so its framing
+    ("Quiz: ...", "last year ...") applies to all of it; a longer one sentence by sentence, so that a cue in
+    unrelated text around an emergency cannot hide it. A run-on sentence is cut into overlapping pieces."""
+    if len(text) <= WINDOW_CHARS:
+        return [text]
+    windows = []
+    for sentence in _SENTENCE_END.split(text):
+        while len(sentence) > WINDOW_CHARS:
+            windows.append(sentence[:WINDOW_CHARS])
+            sentence = sentence[WINDOW_CHARS - 100 :]
+        windows.append(sentence)
+    return windows
+
+
+def _hypothetical_spans(window: str, flat: str) -> list[tuple[int, int]]:
+    """(from, to) spans of `flat` from a hypothetical marker ("if", "in case", "what would") to the end of its clause
+    ("how do I know if he is having a heart attack, he has crushing chest pain": the pain is no hypothesis)."""
+    spans, start = [], 0
+    for sentence in _CLAUSE_END.split(window):
+        flat_sentence = flatten(sentence)
+        at = flat.find(flat_sentence, start) if flat_sentence else -1
+        if at < 0:
+            continue
+        marker = _F["HYPOTHETICAL"].search(flat_sentence)
+        if marker:
+            spans.append((at + marker.start(), at + len(flat_sentence)))
+        start = at + len(flat_sentence)
+    return spans
+
+
+def sign_scores(window: str, flat: str) -> dict[str, int]:
+    """Kind -> total weight of the signs in `window` (each counted once) that are not inside an if-clause
+    or other hypothetical. A pattern runs only when one of the strings every match of it contains is present."""
+    spans: list[tuple[int, int]] | None = None
+    scores: dict[str, int] = {}
+    strong: set[str] = set()
+    present = set().union(*(_PREFIXES[match.group(1)] for match in _NEEDLE_SEARCH.finditer(flat)))
+    for kind, weight, pattern, needles in SIGN_NEEDLES:
+        if needles is not None and present.isdisjoint(needles):
+            continue
+        for match in pattern.finditer(flat):
+            if spans is None:
+                spans = _hypothetical_spans(window, flat)
+            if not any(lo <= match.start() <= hi for lo, hi in spans):
+                scores[kind] = scores.get(kind, 0) + weight
+                if weight >= 2:
+                    strong.add(kind)
+                break
+    for kind, discount in _DISCOUNTS.items():  # explained by something else, unless many signs say otherwise
+        if kind in scores and scores[kind] < DISCOUNTED_MIN and discount.search(flat):
+            del scores[kind]
+    return {kind: score for kind, score in scores.items() if kind in strong and score >= 2}
+
+
+def not_now(window: str, flat: str) -> bool:
+    """Whether the framing of `window` clearly says that what it describes is not happening now (stage 2)."""
+    companion = bool(COMPANION.search(flat))
+    personal = companion or bool(FIRST_PERSON.search(flat))
+    bystander = bool(_F["BYSTANDER"].search(flat))
+    flat = _F["PREVENT"].sub(" ", flat)  # "how do I stop it happening again" looks ahead, not at now
+    explicit = bool(_F["EXPLICIT"].search(flat))
+    now = explicit or any(rule.search(flat) for rule in (_F["AGAIN"], _F["RECENT"], _F["RIGHT_NOW"]))
+    if _F["RESOLVED"].search(flat) and not (now or _F["ONGOING"].search(flat)):
+        return True
+    now = now or bool(_F["NOW"].search(flat))
+    if (_F["PAST"].search(flat) or _F["CHRONIC"].search(flat)) and not now:
+        return True
+    if (explicit or _F["WHAT_TO_DO"].search(flat)) and (personal or bystander):  # a call for help: nothing below applies
+        return False
+    if _F["EXAM"].search(flat) or _F["FICTION"].search(flat):
+        return True
+    if _F["CAUSAL"].search(flat) or _F["INFO"].search(flat):
+        return True
+    question = "?" in window or bool(INTERROGATIVE.search(flat))
+    if question and (not personal or _F["GENERIC_SUBJECT"].search(flat) and not companion):
+        return True
+    return not (personal or bystander or now) and bool(_F["GENERIC"].search(flat))
+
+
+def _judge(window: str) -> tuple[str, int] | None:
+    """(kind, score) when `window` describes an emergency happening now, else None."""
+    flat = flatten(window)
+    if not flat:
+        return None
+    scores = sign_scores(window, flat)
+    if not scores or not_now(window, flat):
+        return None
+    dominant = [kind for kind in DOMINANT if scores.get(kind, 0) >= 3]  # self-harm and overdose outrank their effects
+    kind = dominant[0] if dominant else max(scores, key=lambda k: (scores[k], -PRIORITY.index(k)))
+    return kind, scores[kind]
+
+
+def _scanned(text: str) -> str:
+    if len(text) <= SCAN_CHARS:
+        return text
+    half = SCAN_CHARS // 2
+    return f"{text[:half]}\n{text[-half:]}"
+
+
+def detect_emergency(text: str) -> str | None:
+    """The kind of emergency (one of EMERGENCY_KINDS) that `text` describes as happening now, or None.
+
+    Never raises on a str; anything else is not a message and gets None."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    best: tuple[str, int] | None = None
+    for window in _windows(normalize(_scanned(text))):
+        verdict = _judge(window)
+        if verdict and (best is None or verdict[1] >= best[1]):
+            best = verdict
+    return best[0] if best else None

@@ -1,0 +1,460 @@
+"""Emergency detection (medassist.emergency), the fixed emergency replies and the settings checks (medassist.safety).
+
+The model must never be the source of first-aid or crisis instructions: an emergency happening now gets fixed,
+reviewed text; a textbook question about the same topic gets a normal answer (issue 12). Settings no backend can
+use are refused with a clear message (issue 16.5).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from medassist import emergency, safety
+from medassist.config import GenerationSettings
+from medassist.safety import (
+    DISCLAIMER,
+    EMERGENCY_GUIDANCE,
+    EMERGENCY_KINDS,
+    EMERGENCY_REMINDER,
+    EMPTY_MESSAGE_REPLY,
+    LONE_SURROGATE,
+    MAX_MESSAGE_CHARS,
+    ChatError,
+    check_message,
+    check_settings,
+    detect_emergency,
+    emergency_reply,
+    encodable,
+)
+
+LABELLED = Path(__file__).parent / "data" / "emergency_messages.jsonl"  # splits "dev" and "holdout"
+FRESH = Path(__file__).parent / "data" / "emergency_messages_fresh.jsonl"  # split "fresh", written after the rules
+
+ISSUE_TEXTBOOK = [
+    "What is the first-line treatment for anaphylaxis?",
+    "Which drug reverses a heroin overdose?",
+    "What is the antidote for ethylene glycol poisoning?",
+    "What reverses the effect of heparin in an overdose?",
+    "My brain scan after a stroke shows dead tissue; what kind of necrosis is that?",
+]
+ISSUE_EMERGENCIES = [
+    ("I have crushing chest pain and my left arm is numb", "chest_pain"),
+    ("my son's throat is swelling after a bee sting", "allergic_reaction"),
+    ("I want to kill myself", "suicide_self_harm"),
+    ("I took 40 paracetamol an hour ago", "overdose_poisoning"),
+    ("my friend is not breathing", "breathing"),
+]
+
+# Written for these tests, in the styles of the labelled set; none of them is in it.
+MORE_EMERGENCIES = [
+    ("I think I'm having a heart attack", "chest_pain"),
+    ("my husband is clutching his chest and can't catch his breath", "chest_pain"),
+    ("feels like an elephant is sitting on my chest and I feel sick", "chest_pain"),
+    ("I've had chest pain for 20 minutes", "chest_pain"),
+    ("im having a hart attack i think", "chest_pain"),
+    ("Creo que estoy teniendo un infarto, me duele el pecho y el brazo izquierdo", "chest_pain"),
+    ("Tengo un dolor muy fuerte en el pecho desde hace 30 minutos", "chest_pain"),
+    ("J'ai une grosse douleur dans la poitrine qui irradie dans le bras", "chest_pain"),
+    ("Ich habe starke Schmerzen in der Brust und mir ist übel", "chest_pain"),
+    ("my dad suddenly can't move the left side of his body", "stroke"),
+    ("Mum's speech is slurred and her face looks uneven", "stroke"),
+    ("Something is wrong with my dad, half his face isn't moving and he's mumbling", "stroke"),
+    ("I had a TIA five years ago and an hour ago my face started drooping", "stroke"),
+    ("Mi madre tiene la boca torcida y no puede hablar bien", "stroke"),
+    ("Mon père a la bouche de travers et n'arrive plus à parler", "stroke"),
+    ("Mein Vater kann plötzlich nicht mehr sprechen und sein Gesicht hängt", "stroke"),
+    ("my baby is turning blue and not breathing", "breathing"),
+    ("he choked on a grape and can't breathe", "breathing"),
+    ("I'm having a really bad asthma attack and my inhaler isn't working", "breathing"),
+    ("Mi hijo no respira", "breathing"),
+    ("Mon bébé ne respire plus", "breathing"),
+    ("Mein Kind bekommt keine Luft", "breathing"),
+    ("cut my leg with an axe and blood is pumping out", "bleeding"),
+    ("my nose has been bleeding for 40 minutes and won't stop", "bleeding"),
+    ("Estoy sangrando mucho por una herida en la pierna", "bleeding"),
+    ("Je saigne beaucoup, le sang ne s'arrête pas", "bleeding"),
+    ("Er blutet sehr stark am Arm", "bleeding"),
+    ("my daughter swallowed a button battery", "overdose_poisoning"),
+    ("I've just swallowed a whole bottle of sleeping tablets", "overdose_poisoning"),
+    ("Mi hija se ha bebido lejía", "overdose_poisoning"),
+    ("Mon copain a pris trop de médicaments et il ne se réveille pas", "overdose_poisoning"),
+    ("Meine Tochter hat Tabletten geschluckt, eine ganze Packung", "overdose_poisoning"),
+    ("lips swelling up and throat closing after eating shrimp", "allergic_reaction"),
+    ("Me picó una abeja y se me está cerrando la garganta", "allergic_reaction"),
+    ("Ma fille a été piquée par une abeille et son visage gonfle", "allergic_reaction"),
+    ("Meine Zunge schwillt an nach dem Wespenstich", "allergic_reaction"),
+    ("my dad collapsed and won't wake up", "unconscious_seizure"),
+    ("a man fell off his bike and is unconscious", "unconscious_seizure"),
+    ("Mi padre se ha desmayado y no responde", "unconscious_seizure"),
+    ("Mon mari fait une crise d'épilepsie", "unconscious_seizure"),
+    ("Mein Sohn hat einen Krampfanfall", "unconscious_seizure"),
+    ("I have the pills in my hand and I want to die", "suicide_self_harm"),
+    ("my sister says she is going to jump off the roof", "suicide_self_harm"),
+    ("Quiero suicidarme", "suicide_self_harm"),
+    ("Je veux mourir, j'ai les médicaments devant moi", "suicide_self_harm"),
+    ("Ich will nicht mehr leben", "suicide_self_harm"),
+    ("my 3 year old got into the medicine cabinet and ate a bunch of my iron tablets", "overdose_poisoning"),
+    ("Grandma's not making sense and one side of her mouth is hanging down", "stroke"),
+    ("My flatmate is fitting on the floor and his lips are blue", "unconscious_seizure"),
+    ("I can feel my throat closing up, I ate something with sesame", "allergic_reaction"),
+    ("I just drank a bottle of vodka and took all my sleeping pills", "overdose_poisoning"),
+    ("there's a man lying in the street not moving", "unconscious_seizure"),
+    ("my daughter hit her head and now she's very sleepy and throwing up", "unconscious_seizure"),
+    ("Mi hermano se ha tomado veinte pastillas de ibuprofeno", "overdose_poisoning"),
+    ("Tengo una hemorragia muy fuerte", "bleeding"),
+    ("Me picó una avispa y no puedo respirar", "allergic_reaction"),
+    ("tengo ganas de morirme, ya tengo todo preparado", "suicide_self_harm"),
+    ("Mon fils s'est ouvert le bras et ça pisse le sang", "bleeding"),
+    ("Mon père a du mal à parler et son bras droit ne bouge plus", "stroke"),
+    ("Mon bébé a avalé du produit WC", "overdose_poisoning"),
+    ("Je vais me tuer ce soir", "suicide_self_harm"),
+    ("Meine Freundin hat sich die Arme aufgeschnitten", "suicide_self_harm"),
+    ("Ich bin von einer Biene gestochen worden und mein Gesicht schwillt an", "allergic_reaction"),
+    ("Mein Vater ist zusammengebrochen und reagiert nicht", "unconscious_seizure"),
+    ("Ich habe 30 Schlaftabletten genommen", "overdose_poisoning"),
+    # misspelt, lower case, no punctuation
+    ("my husbnd is unconsious and not breething", "unconscious_seizure"),
+    ("my frend took to many pils", "overdose_poisoning"),
+    ("she is bleding alot from her head", "bleeding"),
+    ("my sun is having a siezure", "unconscious_seizure"),
+    ("i have chest pian and cant breath", "chest_pain"),
+    ("alergic reaction throat closing", "allergic_reaction"),
+    ("mein vater hat starke brustschmertzen", "chest_pain"),
+]
+MORE_QUESTIONS = [
+    "What are the warning signs of a stroke?",
+    "Can anxiety cause chest pain?",
+    "Can stress make my chest feel tight?",
+    "Why does my chest hurt when I cough? I've had a cold for a week",
+    "My friend asked whether you can overdose on vitamin D",
+    "My grandmother had a stroke three years ago; can she fly?",
+    "I had a seizure in 2019, when can I drive again?",
+    "How do I know if my child is having an allergic reaction?",
+    "My nose bleeds a lot in winter, should I see a doctor?",
+    "What should I do if my toddler swallows a coin?",
+    "I'm studying for my first aid exam: what are the signs of choking?",
+    "In the movie the hero gets stabbed and keeps fighting; is that realistic?",
+    "Last night I had crushing chest pain for an hour but it went away; should I see my GP?",
+    "How do I help someone who is having a panic attack and can't breathe?",
+    "My son keeps choking on his food when he eats fast; is that normal?",
+    "I've got a really bad cold and my throat is swollen",
+    "¿Qué hago si mi hijo se atraganta?",
+    "Mi abuela tuvo un infarto el año pasado, ¿puede tomar café?",
+    "Mon grand-père a fait un infarctus il y a cinq ans, peut-il faire du sport ?",
+    "J'ai souvent du mal à respirer la nuit",
+    "Ich hatte letztes Jahr einen Krampfanfall; darf ich Auto fahren?",
+    "Was tun bei einem allergischen Schock?",
+    "My mum had a heart attack last year and is now doing well; can she fly?",
+    "My son got into my pills last year but was fine; how do I store them safely?",
+    "What is the treatment for someone who has taken too many sleeping pills?",
+    "Mi hermano tuvo una sobredosis hace dos años y ahora está bien; ¿puede recaer?",
+    "¿Por qué se hinchan los labios en una reacción alérgica?",
+    "En el examen me preguntaron qué hacer si alguien no respira",
+    "Que faire si quelqu'un fait une overdose ?",
+    "Ma copine m'a demandé si on peut mourir d'une piqûre de guêpe",
+    "Warum schwillt bei einer Allergie die Zunge an?",
+    "Falls mein Sohn mal keine Luft bekommt, was soll ich tun?",
+    "Ich will mit meinem Freund Schluss machen",
+]
+
+# Lay and indirect descriptions (issue 12's redesign): the sign is described, the condition not named.
+LAY_EMERGENCIES = [
+    ("his words are all jumbled and he keeps dropping his cup", "stroke"),
+    ("her face is drooping on one side", "stroke"),
+    ("my lips are swelling up after the prawns", "allergic_reaction"),
+    ("the baby is turning blue", "breathing"),
+    ("i cant wake him", "unconscious_seizure"),
+    ("she is fitting and not responding", "unconscious_seizure"),
+    ("he's shaking all over and not responding to me", "unconscious_seizure"),
+    ("she took the whole pack", "overdose_poisoning"),
+    ("i cut deep and it wont stop", "bleeding"),
+    ("i dont want to be alive anymore", "suicide_self_harm"),
+    ("Feels like an elephant is sitting on me and I'm drenched in sweat", "chest_pain"),
+    ("My baby's ribs are sucking in with every breath", "breathing"),
+    ("There's a puddle of red on the floor from my hand and I feel dizzy", "bleeding"),
+    ("The towels I'm holding on his leg keep turning red", "bleeding"),
+    ("My son got into the cupboard and there's an empty bottle of iron tablets next to him", "overdose_poisoning"),
+    ("I have all my pills lined up and I'm done with everything", "suicide_self_harm"),
+    ("my flatmate is sitting on the window ledge saying he wants to die", "suicide_self_harm"),
+    ("Mi marido de repente no encuentra las palabras y tiene la mitad de la cara caída", "stroke"),
+    ("mi madre está jadeando y no le llega el aire", "breathing"),
+    ("Las toallas que le pongo en la cabeza se empapan de sangre", "bleeding"),
+    ("Ya me he despedido de mi familia, esta noche se acaba todo", "suicide_self_harm"),
+    ("Mon père siffle à chaque respiration et n'arrive plus à finir ses phrases", "breathing"),
+    ("Ma mère est tombée et elle ne reprend pas connaissance", "unconscious_seizure"),
+    ("mon père se tient la poitrine, il est tout gris et il transpire", "chest_pain"),
+    ("Mein Vater liegt im Bad und ich kriege ihn nicht wach", "unconscious_seizure"),
+    ("Der Verband an seiner Hand ist völlig durchgeblutet und es läuft weiter", "bleeding"),
+    ("mein kumpel hat nen haufen tabletten mit alk genommen und is kaum noch wach", "overdose_poisoning"),
+    # misspelt, by ear, text-speak
+    ("mi hija se tomo muchas pastiyas", "overdose_poisoning"),
+    ("kiero matarme ya no aguanto", "suicide_self_harm"),
+    ("mein kind kriegt keine luf mehr", "breathing"),
+    ("my mums face is dropping on one side and she cant tlk properly", "stroke"),
+    ("jveux me suicidé ce soir", "suicide_self_harm"),
+]
+# Not happening now, though the signs are there: each framing the redesign suppresses.
+LAY_QUESTIONS = [
+    "What should someone do if a friend is choking?",
+    "What if my dad has a stroke while I'm at work?",
+    "Last year I had crushing chest pain for an hour; should I get a stress test?",
+    "In 2015 my mum collapsed and was unconscious for a minute; is she at risk now?",
+    "The doctor said it was a panic attack when I couldn't breathe; how do I stop them?",
+    "My son fully recovered from his febrile seizure; will it happen again?",
+    "My teenager used to self-harm but stopped a year ago; how do I support her now?",
+    "My chest feels a bit tight after running in the cold; is that exercise-induced asthma?",
+    "I accidentally swallowed some mouthwash; is that dangerous?",
+    "My friend is writing an essay on self-harm in adolescents; what are good sources?",
+    "My dad's speech has been a bit slurred since his stroke last year; can speech therapy still help?",
+    "i had a panic attack last week where i couldnt breathe, how do i stop it happening again",
+    "¿Qué se hace cuando alguien tiene una convulsión?",
+    "Hace años me autolesionaba pero ya lo superé; ¿se pueden quitar las cicatrices?",
+    "Ma grand-mère a fait un malaise l'été dernier mais tout va bien maintenant ; doit-elle consulter ?",
+    "Mein Vater ist letzten Sommer in der Hitze ohnmächtig geworden, aber es ging ihm gleich wieder gut.",
+]
+
+
+def test_the_kinds_are_the_issues_eight():
+    assert EMERGENCY_KINDS == (
+        "chest_pain", "stroke", "breathing", "bleeding", "overdose_poisoning", "allergic_reaction",
+        "unconscious_seizure", "suicide_self_harm",
+    )
+    assert set(EMERGENCY_GUIDANCE) == set(EMERGENCY_KINDS)
+
+
+def test_the_keyword_notice_is_gone():
+    for name in ("URGENT_NOTICE", "CRISIS_LINE", "urgent_notice", "EMERGENCY_SIGNS"):
+        assert not hasattr(safety, name), name
+
+
+@pytest.mark.parametrize("question", ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS)
+def test_questions_about_emergencies_are_not_emergencies(question):
+    assert detect_emergency(question) is None
+    assert emergency_reply(question, []) is None
+
+
+@pytest.mark.parametrize(("message", "kind"), ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES)
+def test_emergencies_happening_now_get_their_kind(message, kind):
+    assert detect_emergency(message) == kind
+    assert emergency_reply(message, []) == EMERGENCY_GUIDANCE[kind]
+
+
+FILLER = "I have been reading about sleep, diet and exercise for a school project this term. "
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("ch\u200best p\u200c\u200dain right now and I feel faint", "chest_pain"),
+        ("\u200b".join("my friend is not breathing"), "breathing"),
+        ("\u202emy son is choking\u202c\ufeff", "breathing"),
+        ("c h e s t  p a i n  and my arm is numb", "chest_pain"),
+        ("m y  f r i e n d  i s  n o t  b r e a t h i n g", "breathing"),
+        ("\U0001f62d\U0001f62d my chest hurts so bad \U0001f494 please help", "chest_pain"),
+        ("\U0001f6a8 " * 3000 + "my son is choking", "breathing"),
+        ("Help, mi padre no puede respirar and his lips are blue", "breathing"),
+        ("Hilfe!! my mum is unconscious und reagiert nicht", "unconscious_seizure"),
+        ("my mom collapsed and shes not breathing what do i do", "breathing"),
+        ("MY DAD IS HAVING A STROKE HIS FACE IS DROOPING", "stroke"),
+        ("\ud800 my chest hurts so much \udfff", "chest_pain"),
+        (FILLER * 26 + "Right now my dad has crushing chest pain.", "chest_pain"),  # about 2,300 characters
+        ((FILLER * 1200)[:50_000] + " I took 40 paracetamol an hour ago.", "overdose_poisoning"),
+        ((FILLER * 1200)[:100_000] + " I took 40 paracetamol an hour ago.", "overdose_poisoning"),
+        ((FILLER * 600)[:50_000] + " I took 40 paracetamol an hour ago. " + (FILLER * 600)[:50_000],
+         "overdose_poisoning"),
+        ("x" * 200_000 + " I took 40 paracetamol an hour ago.", "overdose_poisoning"),
+    ],
+)
+def test_disguised_or_buried_emergencies_are_found(message, kind):
+    assert detect_emergency(message) == kind
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["", " ", "\u200b\u200b", "?" * 10_000, ". " * 20_000, "a b c d e " * 2_000, "if " * 10_000,
+     "\U0001f600" * 5_000, "\x00\x01\x02", FILLER * 1_500, "What is the first-line treatment for anaphylaxis? " * 500],
+)
+def test_noise_and_long_harmless_text_are_not_emergencies(message):
+    assert detect_emergency(message) is None
+
+
+def test_no_str_makes_it_raise():
+    rng = random.Random(12)
+    alphabet = [chr(c) for c in range(32, 127)] + list("éèçñüößœæ¿¡’‘´`\n\t\x00") + [
+        "\u200b", "\u200d", "\u202e", "\ufeff", "\u00ad", "\ud800", "\udfff", "\U0001f600", "\u0301", "\U000e0041",
+    ]
+    words = ["chest", "pain", "not", "breathing", "if", "my", "took", "40", "pills", "ago", "what", "is", "?", "!"]
+    for _ in range(300):
+        length = rng.randint(0, 400)
+        pieces = [rng.choice(alphabet) if rng.random() < 0.7 else f" {rng.choice(words)} " for _ in range(length)]
+        assert detect_emergency("".join(pieces)) in (None, *EMERGENCY_KINDS)
+    assert detect_emergency(None) is None  # not a str: not a message
+
+
+def test_the_fixed_reply_does_not_depend_on_the_length_check():
+    message = FILLER * 100 + " my friend is not breathing"
+    assert check_message(message) is not None  # too long for the model...
+    assert emergency_reply(message, []) == EMERGENCY_GUIDANCE["breathing"]  # ...but not for the fixed reply
+
+
+def test_the_word_prefilter_never_skips_a_pattern_that_would_match():
+    """Each sign pattern runs only when a string every match of it contains is present: check that on real text."""
+    rows = [json.loads(line)["text"] for line in LABELLED.read_text().splitlines() if line.strip()]
+    texts = rows + [text for text, _ in ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES]
+    texts += ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS
+    matched = 0
+    for text in texts:
+        flat = emergency.flatten(emergency.normalize(text))
+        present = set().union(*(emergency._PREFIXES[match.group(1)] for match in emergency._NEEDLE_SEARCH.finditer(flat)))
+        assert present == {needle for needle in emergency._ALL_NEEDLES if needle in flat}, text  # the one-pass search
+        for _, _, pattern, needles in emergency.SIGN_NEEDLES:
+            if pattern.search(flat):
+                matched += 1
+                assert needles is None or any(needle in flat for needle in needles), (pattern.pattern, text)
+    assert matched > len(texts) / 2
+
+
+# --------------------------------------------------------------------------------------------
+# Conversation mode
+
+EMERGENCY = "my friend is not breathing"
+STILL_IN = f"{EMERGENCY_REMINDER}\n\n{EMERGENCY_GUIDANCE['breathing']}"
+
+
+@pytest.mark.parametrize(
+    "follow_up",
+    ["what should I do while I wait?", "is he going to be ok", "the ambulance is coming, what now",
+     "should I give water?", "thanks", "ok", "how long does it take?",
+     "¿y ahora qué?", "il respire un peu maintenant", "soll ich ihn hinlegen?"],
+)
+def test_a_follow_up_stays_in_emergency_mode(follow_up):
+    assert emergency_reply(follow_up, [EMERGENCY]) == STILL_IN
+
+
+def test_a_new_emergency_in_a_follow_up_gets_its_own_guidance():
+    assert emergency_reply("they still aren't breathing", [EMERGENCY]) == EMERGENCY_GUIDANCE["breathing"]
+    assert emergency_reply("now she's having a seizure", [EMERGENCY]) == EMERGENCY_GUIDANCE["unconscious_seizure"]
+
+
+@pytest.mark.parametrize(
+    "new_question",
+    ["ok thanks, different question: what is the mechanism of metformin?", "new question: what does TSH measure?",
+     "What does TSH measure?", "otra pregunta: ¿qué es la metformina?"],
+)
+def test_a_clear_new_question_moves_on(new_question):
+    assert emergency_reply(new_question, [EMERGENCY]) is None
+    assert emergency_reply(new_question, [EMERGENCY, "is he going to be ok", "the ambulance is here"]) is None
+
+
+def test_emergency_mode_lasts_until_the_user_moves_on():
+    history = [EMERGENCY, "what should I do while I wait?", "is he going to be ok"]
+    assert emergency_reply("is that normal?", history) == STILL_IN
+    moved = [EMERGENCY, "new question: what does TSH measure?", "and T4?"]
+    assert emergency_reply("what about T3?", moved) is None
+    long_ago = [EMERGENCY] + [f"question {n} about diabetes?" for n in range(safety.EMERGENCY_MEMORY)]
+    assert emergency_reply("thanks", long_ago) is None
+
+
+def test_a_question_on_the_emergencys_topic_stays_in_emergency_mode():
+    history = ["my roommate took way too much heroin"]
+    assert emergency_reply("Which drug reverses a heroin overdose?", history).startswith(EMERGENCY_REMINDER)
+
+
+def test_after_a_suicidal_crisis_only_an_announced_change_of_subject_moves_on():
+    history = ["I want to kill myself"]
+    assert emergency_reply("What is the first-line treatment for anaphylaxis?", history).startswith(EMERGENCY_REMINDER)
+    assert emergency_reply("ok, different question: what does TSH measure?", history) is None
+
+
+def test_no_earlier_emergency_means_the_model_answers():
+    assert emergency_reply("What does TSH measure?", ["What is metformin?", "And insulin?"]) is None
+    assert emergency_reply("What does TSH measure?", []) is None
+
+
+# --------------------------------------------------------------------------------------------
+# The fixed texts
+
+
+@pytest.mark.parametrize("kind", EMERGENCY_KINDS)
+def test_each_guidance_says_ai_and_emergency_numbers_and_is_short(kind):
+    text = EMERGENCY_GUIDANCE[kind]
+    assert text.startswith("**MedAssist is an AI and cannot assess an emergency.**")
+    for number in ("911", "112", "999"):
+        assert number in text
+    assert len(re.findall(r"[\w'-]+", text)) <= 130
+    assert "Do **not**" in text or kind == "suicide_self_harm"
+
+
+def test_crisis_and_poison_lines():
+    assert "988" in EMERGENCY_GUIDANCE["suicide_self_harm"]
+    assert "116 123" in EMERGENCY_GUIDANCE["suicide_self_harm"]
+    assert "1-800-222-1222" in EMERGENCY_GUIDANCE["overdose_poisoning"]
+    for number in ("911", "112", "999"):
+        assert number in EMERGENCY_REMINDER
+
+
+def test_each_guidance_names_the_advice_it_follows():
+    source = inspect.getsource(safety)
+    for kind in EMERGENCY_KINDS:
+        before = source[: source.index(f'    "{kind}": (')].rstrip().splitlines()
+        comment = [line.strip() for line in before[-2:] if line.strip().startswith("#")]
+        assert comment and comment[0].startswith("# Follows: "), kind
+
+
+# --------------------------------------------------------------------------------------------
+# The labelled sets (dev, the old holdout and, once written, the fresh file): a regression gate over all of them,
+# not the reported figure (bench/emergency_detector.py reports the fresh file with confidence intervals).
+
+
+def test_recall_and_false_positive_rate_on_the_labelled_sets():
+    rows = [json.loads(line) for path in (LABELLED, FRESH) if path.exists()
+            for line in path.read_text().splitlines() if line.strip()]
+    emergencies = [row for row in rows if row["emergency"]]
+    others = [row for row in rows if not row["emergency"]]
+    missed = [row["id"] for row in emergencies if detect_emergency(row["text"]) is None]
+    false_alarms = [row["id"] for row in others if detect_emergency(row["text"]) is not None]
+    recall, false_positive_rate = 1 - len(missed) / len(emergencies), len(false_alarms) / len(others)
+    assert recall >= 0.95, f"recall {recall:.3f}, missed {missed}"
+    assert false_positive_rate <= 0.08, f"false-positive rate {false_positive_rate:.3f}: {false_alarms}"
+
+
+# --------------------------------------------------------------------------------------------
+# Public names, module sizes and the settings checks (issue 16.5)
+
+
+def test_the_public_names_still_come_from_safety():
+    assert safety.detect_emergency is emergency.detect_emergency
+    assert safety.EMERGENCY_KINDS is emergency.EMERGENCY_KINDS
+    assert DISCLAIMER and EMPTY_MESSAGE_REPLY and MAX_MESSAGE_CHARS > 0 and issubclass(ChatError, ValueError)
+    assert encodable("a\ud800b") == "a\ufffdb" and LONE_SURROGATE.search("\udfff")
+
+
+@pytest.mark.parametrize("settings", [
+    GenerationSettings(), GenerationSettings(temperature=0.0), GenerationSettings(temperature=0.01),
+    GenerationSettings(temperature=2.0, top_p=1.0, max_new_tokens=1, repetition_penalty=0.5),
+])
+def test_usable_settings_pass(settings):
+    check_settings(settings)
+
+
+REFUSED = [  # (setting, value, what the message names)
+    ("temperature", 1e-45, "exactly 0"), ("temperature", 0.005, "at least 0.01"), ("temperature", float("nan"), "finite"),
+    ("temperature", float("inf"), "finite"), ("temperature", "hot", "temperature"), ("temperature", True, "temperature"),
+    ("temperature", 2.5, "temperature"), ("temperature", -0.1, "temperature"), ("top_p", 0.0, "top_p"),
+    ("top_p", float("nan"), "top_p"), ("max_new_tokens", float("nan"), "max_new_tokens"), ("max_new_tokens", 12.0, "whole"),
+    ("max_new_tokens", "12", "max_new_tokens"), ("max_new_tokens", True, "max_new_tokens"), ("max_new_tokens", 0, "at least 1"),
+    ("repetition_penalty", float("inf"), "repetition_penalty"), ("repetition_penalty", float("nan"), "repetition_penalty"),
+    ("repetition_penalty", 0, "positive"), ("repetition_penalty", None, "repetition_penalty"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "named"), REFUSED)
+def test_settings_no_backend_can_use_are_refused_with_their_name(name, value, named):
+    with pytest.raises(ChatError, match=named):
+        check_settings(GenerationSettings(**{name: value}))
