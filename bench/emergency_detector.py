@@ -1,23 +1,26 @@
 """How well `medassist.emergency.detect_emergency` tells emergencies happening now from questions about them, and how fast.
 
-    .venv/bin/python bench/emergency_detector.py [--fresh tests/data/emergency_messages_fresh.jsonl]
-        [--dev tests/data/emergency_messages.jsonl] [--repeats 5]
+    .venv/bin/python bench/emergency_detector.py [--headline tests/data/emergency_messages_fresh2.jsonl]
+        [--data-dir tests/data] [--repeats 5]
 
-The headline is the FRESH file (split "fresh"): messages written after the rules were frozen and scored once. The
-development data (splits "dev" and "holdout" of the older file, both used while the rules were written) is reported
-separately, labelled as such: its figures say how well the rules fit what they were written against, not how well
-they generalise. For each: recall on emergencies and false-positive rate on non-emergencies, overall, per kind, per
-language and per style, each with a 95% Wilson interval, plus the share of detected emergencies given the right
-kind. Then the time per call: mean and p99 over all labelled messages (--repeats passes) and over stress inputs.
-Messages are reported by id only. Exits 1 when a target on the headline set is missed.
+The headline is the NEWEST fresh file (by default the last of tests/data/emergency_messages_fresh*.jsonl in number
+order, now split "fresh2"): messages written after the rules were frozen and scored once. Every other labelled file
+is development data, reported separately and labelled as such: the old file (splits "dev" and "holdout") and each
+earlier fresh file (split "fresh"), all read while the rules were written; their figures say how well the rules fit
+what they were written against, not how well they generalise. For each set: recall on emergencies and
+false-positive rate on non-emergencies, overall, per kind, per language and per style, each with a 95% Wilson
+interval, plus the share of detected emergencies given the right kind. Then the time per call: mean and p99 over all
+labelled messages (--repeats passes) and over stress inputs. Messages are reported by id only. Exits 1 when a target
+on the headline set is missed.
 
 Keys of bench/results/emergency_detector.json:
     command          the command line that produced it
-    data             {"fresh": path or null, "development": path}
+    data             {"headline": path, "development": {name: path}} (name: the splits a file holds, "dev+holdout")
     scan_chars       the detector's SCAN_CHARS (longer text: its first and last halves are examined)
-    headline         "fresh", or "development" when there is no fresh file (then the targets are judged on it)
-    fresh            report for the fresh file, or null when it does not exist
-    development      report for splits dev + holdout (the data the rules were written against)
+    headline         the headline set's name ("fresh2")
+    headline_report  report for the headline set
+    development      report for all development sets together
+    development_sets {name: report} for each development file
     targets          {"recall": 0.97, "recall_per_language": 0.9, "false_positive_rate": 0.05} (issue 12)
     targets_met      {target: bool} on the headline set
     timing           {"labelled_messages": {repeats, mean_ms, p99_ms, calls},
@@ -123,9 +126,19 @@ def stress_inputs() -> dict[str, tuple[str, str | None]]:
     }
 
 
-def load(path: Path, splits: set[str]) -> list[dict[str, Any]]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [row for row in rows if row["split"] in splits]
+def load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def set_name(rows: list[dict[str, Any]]) -> str:
+    """A file's name in the report: the splits it holds, in order of first appearance ("dev+holdout", "fresh2")."""
+    return "+".join(dict.fromkeys(row["split"] for row in rows))
+
+
+def fresh_number(path: Path) -> int:
+    """1 for emergency_messages_fresh.jsonl, 2 for ..._fresh2.jsonl: the order the fresh files were written in."""
+    suffix = path.stem.removeprefix("emergency_messages_fresh")
+    return int(suffix) if suffix.isdigit() else 1
 
 
 def relative(path: Path) -> str:
@@ -133,24 +146,42 @@ def relative(path: Path) -> str:
     return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
 
 
+def print_report(title: str, figures: dict[str, Any]) -> None:
+    print(f"{title}: {figures['messages']} messages, {figures['emergencies']} emergencies")
+    print(f"  recall {fmt(figures['recall'])}   false-positive rate {fmt(figures['false_positive_rate'])}   "
+          f"kind accuracy {fmt(figures['kind_accuracy'])}")
+    for group in ("per_kind", "per_language"):
+        for key, value in figures[group].items():
+            print(f"  {key:<20} recall {fmt(value['recall'])}   FPR {fmt(value['false_positive_rate'])}")
+    print(f"  missed {figures['missed']}  false positives {figures['false_positives']}  "
+          f"wrong kind {figures['wrong_kind']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fresh", default=str(ROOT / "tests" / "data" / "emergency_messages_fresh.jsonl"))
-    parser.add_argument("--dev", default=str(ROOT / "tests" / "data" / "emergency_messages.jsonl"))
+    parser.add_argument("--data-dir", default=str(ROOT / "tests" / "data"), help="where the labelled files are")
+    parser.add_argument("--headline", default=None, help="the headline file (default: the newest fresh file)")
     parser.add_argument("--repeats", type=int, default=5, help="timed passes over the labelled messages")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "emergency_detector.json"))
     args = parser.parse_args()
 
-    fresh_path, dev_path = Path(args.fresh), Path(args.dev)
-    fresh_rows = load(fresh_path, {"fresh"}) if fresh_path.exists() else None
-    dev_rows = load(dev_path, {"dev", "holdout"})
+    data_dir = Path(args.data_dir)
+    fresh_paths = sorted(data_dir.glob("emergency_messages_fresh*.jsonl"), key=fresh_number)
+    headline_path = Path(args.headline) if args.headline else (fresh_paths[-1] if fresh_paths else None)
+    if headline_path is None:
+        sys.exit(f"no fresh file in {data_dir}: nothing to report as the headline")
+    development_paths = [path for path in [data_dir / "emergency_messages.jsonl", *fresh_paths]
+                         if path.exists() and path.resolve() != headline_path.resolve()]
+    headline_rows = load(headline_path)
+    development_rows = {path: load(path) for path in development_paths}
     set_times: list[float] = []
-    for row in [*(fresh_rows or []), *dev_rows]:
+    for row in [*headline_rows, *(row for rows in development_rows.values() for row in rows)]:
         row["detected"], times = timed(row["text"], args.repeats)
         set_times += times
-    fresh = report(fresh_rows) if fresh_rows else None
-    development = report(dev_rows)
-    headline_name, headline = ("fresh", fresh) if fresh else ("development", development)
+    headline_name = set_name(headline_rows)
+    headline = report(headline_rows)
+    development = report([row for rows in development_rows.values() for row in rows])
+    development_sets = {set_name(rows): report(rows) for rows in development_rows.values()}
 
     stress = {}
     for name, (text, expected) in stress_inputs().items():
@@ -166,11 +197,13 @@ def main() -> None:
     }
     result = {
         "command": command_line(),
-        "data": {"fresh": relative(fresh_path) if fresh_rows else None, "development": relative(dev_path)},
+        "data": {"headline": relative(headline_path),
+                 "development": {set_name(rows): relative(path) for path, rows in development_rows.items()}},
         "scan_chars": SCAN_CHARS,
         "headline": headline_name,
-        "fresh": fresh,
+        "headline_report": headline,
         "development": development,
+        "development_sets": development_sets,
         "targets": TARGETS,
         "targets_met": met,
         "timing": {"labelled_messages": {"repeats": args.repeats, **summary(set_times)}, "stress": stress},
@@ -178,19 +211,10 @@ def main() -> None:
         "cpu": platform.processor() or platform.machine(),
     }
 
-    for name, figures in (("FRESH (headline)", fresh), ("DEVELOPMENT: dev + old holdout, used to write the rules",
-                                                        development)):
-        if figures is None:
-            print(f"{name}: no fresh file at {fresh_path}")
-            continue
-        print(f"{name}: {figures['messages']} messages, {figures['emergencies']} emergencies")
-        print(f"  recall {fmt(figures['recall'])}   false-positive rate {fmt(figures['false_positive_rate'])}   "
-              f"kind accuracy {fmt(figures['kind_accuracy'])}")
-        for group in ("per_kind", "per_language"):
-            for key, value in figures[group].items():
-                print(f"  {key:<20} recall {fmt(value['recall'])}   FPR {fmt(value['false_positive_rate'])}")
-        print(f"  missed {figures['missed']}  false positives {figures['false_positives']}  "
-              f"wrong kind {figures['wrong_kind']}")
+    print_report(f"HEADLINE {headline_name} ({relative(headline_path)}, scored once)", headline)
+    print_report(f"DEVELOPMENT ({', '.join(development_sets)}: read while the rules were written)", development)
+    for name, figures in development_sets.items():
+        print(f"  {name:<20} recall {fmt(figures['recall'])}   FPR {fmt(figures['false_positive_rate'])}")
     print(f"time per message: {result['timing']['labelled_messages']}")
     for name, figures in stress.items():
         print(f"  {name:<30} {figures}")

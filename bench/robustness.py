@@ -14,7 +14,9 @@ Sections (SECTIONS maps each name to a function that measures it and returns its
 - load: `python app.py` (embedded model + adapter) with 8 Gradio client sessions asking one question after
   another for --seconds: completed requests, errors (must be 0), p50/p95 time to first token as the client
   sees it (queueing behind the other sessions included); then queue size + 8 requests at once: the extra
-  ones must get Gradio's queue-full error at once and the app must answer a request afterwards.
+  ones must get Gradio's queue-full error at once and the app must answer a request afterwards;
+- round_two: the fault classes of issue 16 (stalling histories, paths, broken adapters, changed resumes, settings,
+  data edge cases, the history API, the order of checks): our cases in tests/reliability, run, counted per class.
 
 Each section's figures, with the command line that produced them, replace that section in --out
 (bench/results/robustness.json by default), which is written atomically; other sections are kept.
@@ -28,6 +30,7 @@ import json
 import os
 import platform
 import sys
+import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -172,9 +175,47 @@ def load_section(args: argparse.Namespace) -> Figures:
     )
 
 
+# Issue 16's fault classes -> the reliability tests that hold our cases for each (file, or file::test-name prefix).
+ROUND_TWO_CLASSES: dict[str, list[str]] = {
+    "one client cannot stall everyone (history bounded before tokenising)": ["test_requests.py::test_a_huge_or_refused_turn"],
+    "paths are plain strings": ["test_requests.py::test_a_source_path", "test_requests.py::test_an_empty_path",
+                                "test_requests.py::test_an_output_path"],
+    "broken adapters refused before use": ["test_adapter_checks.py"],
+    "resume with changed settings refused": ["test_resume_guard.py"],
+    "settings that cannot work refused (config, CLI, engine)": ["test_config_validation.py",
+                                                                "test_requests.py::test_settings_that_cannot_work"],
+    "data edge cases: clear error or counted repair": ["test_data_edges.py"],
+    "history API: documented formats normalised, the rest refused": ["test_requests.py::test_an_undocumented_history",
+                                                                     "test_requests.py::test_the_documented_history"],
+    "an emergency is checked before any other check": ["test_requests.py::test_an_emergency_is_answered"],
+}
+
+
+def round_two_section(args: argparse.Namespace) -> Figures:
+    """Runs the round-two reliability cases (tests/reliability) and counts them per fault class."""
+    import xml.etree.ElementTree as ElementTree
+
+    files = sorted({target.split("::")[0] for targets in ROUND_TWO_CLASSES.values() for target in targets})
+    with tempfile.TemporaryDirectory() as work:
+        report = Path(work) / "junit.xml"
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
+                        *(str(ROOT / "tests" / "reliability" / name) for name in files)], cwd=ROOT, check=False)
+        cases = [(case.get("classname", "").rsplit(".", 1)[-1] + ".py::" + case.get("name", ""),
+                  not any(child.tag in ("failure", "error") for child in case))
+                 for case in ElementTree.parse(report).iter("testcase")]
+    per_class, failures = {}, []
+    for label, targets in ROUND_TWO_CLASSES.items():
+        mine = [(name, ok) for name, ok in cases if any(name.startswith(t) if "::" in t else name.startswith(t + "::")
+                                                        for t in targets)]
+        per_class[label] = {"cases": len(mine), "passed": sum(ok for _, ok in mine)}
+        failures += [f"{label}: {name}" for name, ok in mine if not ok]
+    return dict(classes=per_class, cases=sum(c["cases"] for c in per_class.values()),
+                failed=sum(c["cases"] - c["passed"] for c in per_class.values()), failures=failures)
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], Figures]] = {
     "data": data_section, "training": training_section, "artefacts": artefacts_section,
-    "chat": chat_section, "load": load_section,
+    "chat": chat_section, "load": load_section, "round_two": round_two_section,
 }
 # Figures that must be 0 (by section); a run that breaks one exits 1.
 MUST_BE_ZERO: dict[str, tuple[str, ...]] = {
@@ -183,6 +224,7 @@ MUST_BE_ZERO: dict[str, tuple[str, ...]] = {
     "artefacts": ("executed_planted_code",),
     "chat": ("crashes", "broken_turns"),
     "load": ("errors", "queue_other_failures"),
+    "round_two": ("failed",),
 }
 
 

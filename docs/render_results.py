@@ -181,6 +181,10 @@ def reliability() -> str:
                      f"{figures['queue_size']}: {figures['queue_refused']} refused with \"{figures['queue_refusal_messages'][0]}\""
                      + (", then served again" if figures["served_after_burst"] else ""),
                      f"errors {figures['errors']}, other queue failures {figures['queue_other_failures']}"])
+    if "round_two" in sections:
+        for label, counts in sections["round_two"]["figures"]["classes"].items():
+            rows.append([f"round two: {label}", f"{counts['passed']} of {counts['cases']} cases pass",
+                         f"failing cases {counts['cases'] - counts['passed']}"])
     finished = sorted(section["finished"][:10] for section in sections.values())
     first = next(iter(sections.values()))
     return (f"`.venv/bin/python bench/robustness.py` (`bench/results/robustness.json`, each section with its own command "

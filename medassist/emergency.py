@@ -5,14 +5,18 @@ each a list of regular expressions a reviewer can read:
 1. Signs (medassist.emergency_patterns): does the text describe a sign of one of the eight kinds, named or not, in
    English, Spanish, French or German? Lay and indirect descriptions count ("words all jumbled", "lips going blue",
    "took the whole pack", "can't wake him"). Each sign has a kind and a weight; the kind with the highest total
-   wins (self-harm and overdose outrank the states they cause). A sign inside an if-clause does not count.
+   wins (self-harm and overdose outrank the states they cause). A sign inside an if-clause does not count (up to
+   its "but": "sorry if this is silly but my chest ..."; a hedge such as "not sure if" is no if-clause).
 2. Framing: a text with a sign is an emergency UNLESS its framing clearly says it is not happening now: exam, quiz,
    essay or fiction; past and resolved or historical ("last year", "in 2015", "it went away", "they said it was
-   reflux") unless it is back now; recurring ("every winter", "when I run"); a question about causes; a question
-   or statement with nobody in it ("What is the first-line treatment for anaphylaxis?"); a question passed on
-   ("my friend asked whether"). Anything else with a sign, however short or unpunctuated, is an emergency.
+   reflux", "got 3 stitches", "on Sunday") unless it is back now or still going on; recurring or long-standing
+   ("every winter", "when I run", "for years", "is it normal that"; but "going for ages" is now); a question about
+   causes; a question or statement with nobody in it ("What is the first-line treatment for anaphylaxis?"); a
+   question passed on ("my friend asked whether"). Anything else with a sign, however short or unpunctuated, is an
+   emergency.
 Text is normalised first: invisible characters removed, case, accents and apostrophes folded, emoji dropped,
-s p a c e d letters joined, misspellings corrected (one edit from a keyword, spellings by ear, text-speak). A
+s p a c e d letters joined, misspellings corrected (one edit from a keyword, spellings by ear, text-speak), German
+compounds split at a keyword ("Rohrreiniger" reads "rohr reiniger", "Abschiedsbriefe" "abschieds briefe"). A
 message longer than WINDOW_CHARS is judged sentence by sentence, up to SCAN_CHARS. Deterministic, no model, about
 a millisecond a message; never raises on a str.
 
@@ -43,51 +47,10 @@ EMERGENCY_KINDS = ("chest_pain", "stroke", "breathing", "bleeding", "overdose_po
                    "unconscious_seizure", "suicide_self_harm")
 SCAN_CHARS = 120_000  # longer text: the first and last SCAN_CHARS // 2 characters are examined
 WINDOW_CHARS = 800  # a longer message is judged sentence by sentence
-DISCOUNTED_MIN = 6  # a kind whose signs something else explains (a sore throat, a cold) needs this total
+DISCOUNTED_MIN = 6  # a kind whose signs something else explains (P.DISCOUNTS: a sore throat, a cold) needs this
 
 # --------------------------------------------------------------------------------------------
 # Normalisation: what the rules see
-
-# Keywords whose misspellings (one insertion, deletion, substitution or swap away) are corrected.
-FUZZY_WORDS = """
-breathe breathing breath choking seizure seizures seizing convulsing convulsions unconscious unresponsive responding
-collapsed fainted swelling swollen tongue throat bleeding spurting pouring gushing squirting overdose overdosed
-swallowed paracetamol acetaminophen tylenol ibuprofen tablets poisoned bleach antifreeze allergic anaphylaxis
-anaphylactic crushing pressure squeezing tightness drooping droopy slurring slurred myself himself herself properly
-attack emergency inhaler wheezing headache sertraline diazepam suicide suicidal respirar respira sangre sangrando
-desmayado convulsion convulsionando inconsciente pastillas suicidarme matarme hinchando hinchada garganta infarto
-labios respirer respire saignement inconscient convulse etouffe gonfle poitrine suicider medicaments comprimes douleur
-visage blutet bewusstlos krampft geschluckt tabletten umbringen schwillt schmerzen brustschmerzen herzinfarkt
-schlaganfall lippen verschluckt suddenly sweating antidepressants daughter husband stopping squeeze struggling
-breathless consciousness minutes speaking talking bottle chest tonight weird moving respond quiero hablar muchisimo
-torcida beaucoup arrive repond reagiert umgekippt ahogando atragantado hinchado desmayada kriegt schluckt bouche gorge
-cachets morirme lengua convulsiona
-""".split()
-# Real words one edit from a keyword, never "corrected" (found by running the corrector over medical text).
-KEEP_WORDS = set("""
-asking attach attached axes blurred blurring blushing botte bottles boving breadth breast breasts breeding brushing
-caches chopping collapse collapses cooking crashing crusting cushing cushings daughters drooling dropping dwelling
-emergence flopping flushing forge husbands infarct inhale inhaled krampf krampfe lange levels lipped loving mining
-minute mopping moving mowing mucor ovale padre property purging pushing reassure rippen roving rushing saline selling
-shopping signes signet smelling sollen spare spelling squinting stopper strike stroked sweeting tables talents telling
-threat threats topping tweeting value valve walking waxing weirs welling wider winking wired yelling
-""".split())
-# Short misspellings and text-speak the one-edit corrector leaves alone.
-SHORT_FIXES = {
-    "tuk": "took", "tok": "took", "strok": "stroke", "stoke": "stroke", "hart": "heart", "pils": "pills", "blud":
-    "blood", "alot": "a lot", "pian": "pain", "kil": "kill", "cnt": "cant", "wnt": "want", "dnt": "dont", "tonite":
-    "tonight", "2nite": "tonight", "plz": "please", "pls": "please", "halp": "help", "hlp": "help", "u": "you", "ur":
-    "your", "bc": "because", "cuz": "because", "ded": "dead", "breth": "breath", "brethe": "breathe", "nich": "nicht",
-    "nen": "einen", "grad": "gerade", "jsuis": "je suis", "chui": "je suis", "luf": "luft", "bocoup": "beaucoup",
-    "boucoup": "beaucoup", "jveux": "je veux", "jviens": "je viens", "jpeux": "je peux", "jarrive": "j arrive", "jai":
-    "j ai", "jen": "j en", "q": "que", "xq": "porque", "pq": "porque"
-}
-# Two words read as one, so that "blood pressure is so much higher" is not blood "so much".
-COMPOUNDS = (
-    r"\bblood (pressure|presure|sugar|sugars|test|tests|thinner|thinners|thiners|donation|donor|type|count|clot|clots|cells|"
-    r"vessels?|glucose|levels?|work|results|bank|orange|oranges)\b|\bside (effects?)\b|\bchest (infection|infections|"
-    r"x ray|xray|drain|physio)\b|\bmal au coeur\b|\bheart (rate|beat|murmur)\b"
-)
 
 # Invisible format characters (Unicode category Cf: zero-width space and joiners, bidi marks, soft hyphen,
 # word joiner, BOM, tags) are removed, so "ch\u200best" reads "chest".
@@ -104,15 +67,17 @@ _FOLD = str.maketrans(
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _CONTRACTION = re.compile(r"'(?=(s|t|m|d|re|ve|ll)\b)")  # English: "can't" -> "cant"; French: "l'air" -> "l air"
+_WE_ARE = re.compile(r"\bwe're\b")  # not "were", a question's first word
 _SPACED = re.compile(r"(?<![a-z])(?:[a-z] ){2,}[a-z](?![a-z])")  # "c h e s t" (3+ single letters)
 _SPACED_PAIR = re.compile(r"(?<![a-z])[a-z] [a-z](?![a-z])")  # "m y", once the text is known to be spaced out
 _BLANKS = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?\n;])\s+")
 _CLAUSE_END = re.compile(r"(?<=[.!?\n;,])\s+")
+_BUT = re.compile(r" (but|pero|mais|aber) ")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _WORD = re.compile(r"\b[a-z]{4,20}\b")  # the corrector reads words of 4 to 20 letters (one edit from 5 up)
-_SHORT = re.compile(r"\b(" + "|".join(sorted(SHORT_FIXES, key=len, reverse=True)) + r")\b")
-_COMPOUND = re.compile(COMPOUNDS)
+_SHORT = re.compile(r"\b(" + "|".join(sorted(P.SHORT_FIXES, key=len, reverse=True)) + r")\b")
+_COMPOUND = re.compile(P.COMPOUNDS)
 
 
 def normalize(text: str) -> str:
@@ -120,7 +85,7 @@ def normalize(text: str) -> str:
     text = text.translate(_FOLD)
     text = _INVISIBLE.sub("", text)
     text = unicodedata.normalize("NFKD", text.casefold())
-    text = _CONTRACTION.sub("", _MARKS.sub("", text)).replace("'", " ")
+    text = _CONTRACTION.sub("", _WE_ARE.sub("we are", _MARKS.sub("", text))).replace("'", " ")
     text = _NON_ASCII.sub(" ", text)
     text, spaced = _SPACED.subn(lambda match: match.group(0).replace(" ", ""), text)
     if spaced >= 2:
@@ -152,10 +117,12 @@ def _correct(word: str) -> str:
 
 
 def flatten(text: str) -> str:
-    """Words only, single-spaced, misspellings corrected, compounds joined: what the sign rules read."""
+    """Words only, single-spaced, misspellings corrected, English compounds joined and German ones split: what the
+    sign rules read."""
     flat = _NOT_WORD.sub(" ", text).strip()
     flat = _WORD.sub(lambda match: _correct(match.group(0)), flat)
-    flat = _SHORT.sub(lambda match: SHORT_FIXES[match.group(0)], flat)
+    flat = _SHORT.sub(lambda match: P.SHORT_FIXES[match.group(0)], flat)
+    flat = _HEADS.sub(lambda match: match.group(0) if match.group(0) in _KEEP else f"{match[1]} {match[2]}", flat)
     return _COMPOUND.sub(lambda match: match.group(0).replace(" ", ""), flat)
 
 
@@ -226,9 +193,12 @@ def _trie(words: list[str]) -> str:
 
 
 def _lines(block: str) -> list[str]:
-    """The lines of a block of P's data; a line indented by two spaces continues the one before."""
+    """The lines of a block of P's data; a line indented by two spaces continues the one before, "#" starts a
+    comment line."""
     lines: list[str] = []
     for line in block.strip("\n").splitlines():
+        if line.startswith("#"):
+            continue
         if line.startswith("  ") and lines:
             lines[-1] += line[2:]
         elif line.strip():
@@ -267,9 +237,10 @@ SIGN_SOURCES = [(kind, int(line[0]), _expand(line[2:])) for kind, block in P.SIG
 SIGNS = [(kind, weight, rx(part)) for kind, weight, text in SIGN_SOURCES for part in _alternatives(text)]
 
 # Words the sign patterns spell out (in any language) are never "corrected" into another language's keyword.
-_KEEP = KEEP_WORDS | {word for *_, text in SIGN_SOURCES for word in re.findall(r"[a-z]{5,}", re.sub(r"\\[a-zA-Z]", " ", text))}
-_FUZZY_INDEX: dict[str, str] = {keyword: keyword for keyword in FUZZY_WORDS}
-for _keyword in FUZZY_WORDS:
+_KEEP = P.KEEP_WORDS | {word for *_, text in SIGN_SOURCES for word in re.findall(r"[a-z]{5,}", re.sub(r"\\[a-zA-Z]", " ", text))}
+_HEADS = re.compile(rf"\b([a-z]{{3,}}?)({_trie(P.COMPOUND_HEADS.split())})\b")  # a German compound: modifier, head
+_FUZZY_INDEX: dict[str, str] = {keyword: keyword for keyword in P.FUZZY_WORDS}
+for _keyword in P.FUZZY_WORDS:
     for _key in sorted(_deletes(_keyword)):
         _FUZZY_INDEX.setdefault(_key, _keyword)
 SIGN_NEEDLES = [(kind, weight, pattern, _needles(pattern)) for kind, weight, pattern in SIGNS]
@@ -286,28 +257,12 @@ PRIORITY = ("suicide_self_harm", "overdose_poisoning", "allergic_reaction", "che
 # A kind scoring 3 or more outranks the others: self-harm or an overdose is what the guidance must address.
 DOMINANT = ("suicide_self_harm", "overdose_poisoning")
 
-# Cues that explain a kind's signs otherwise (a sore throat, an accidental cut, a blocked nose): the kind then needs
-# DISCOUNTED_MIN.
-DISCOUNTS = {
-    "allergic_reaction": (r"\b(sore|tonsil\w*|strep|glands?|cold|flu|infection|toothache|tooth|dentist|mumps|stye|"
-                          r"conjunctivitis|pink eye|sunburn|black eye|hay fever|hayfever|pollen|fiebre del heno|"
-                          r"rhume des foins|heuschnupfen|mal a la gorge|angine|rhume|dolor de garganta|anginas|"
-                          r"resfriado|halsschmerzen|erkaltung|mandel\w*)\b"),
-    "suicide_self_harm": (r"\b(cooking|shaving|kitchen|accident|accidentally|by accident|chopping|slipped|"
-                          r"chainsaw|on (a |the |some )?(broken )?(glass|knife|blade|tin))\b"),
-    "breathing": r"\b(blocked|stuffy|congested|sinus\w*|through (my|his|her) nose)\b",
-    "stroke": r"\b(dentist|anaesthetic|anesthetic|filling|numbing)\b",
-    "bleeding": (r"\b(period|periods|menstrua\w*|regla|regles|menstruation|gums|encias|gencives|zahnfleisch|small|"
-                 r"slight|tiny|minor|a bit of|a little|pequen[oa]|poco|petit|peu|leicht|bisschen)\b"),
-    "chest_pain": r"\b(heartburn|reflux|pulled (a )?muscle|costochondritis|chestinfection|coughing|cough)\b",
-}
-
-_DISCOUNTS = {kind: rx(pattern) for kind, pattern in DISCOUNTS.items()}
+_DISCOUNTS = {kind: rx(pattern) for kind, pattern in P.DISCOUNTS.items()}
 
 # --------------------------------------------------------------------------------------------
 # Framing cues (medassist.emergency_patterns.FRAMING), matched on the flattened window
 
-_F = {name: rx(text) for name, text in (line.split(" ", 1) for line in _lines(P.FRAMING) if not line.startswith("#"))}
+_F = {name: rx(text) for name, text in (line.split(" ", 1) for line in _lines(P.FRAMING))}
 INTERROGATIVE, FIRST_PERSON, COMPANION = _F["INTERROGATIVE"], _F["FIRST_PERSON"], _F["COMPANION"]
 
 
@@ -340,8 +295,9 @@ def _hypothetical_spans(window: str, flat: str) -> list[tuple[int, int]]:
         if at < 0:
             continue
         marker = _F["HYPOTHETICAL"].search(flat_sentence)
-        if marker:
-            spans.append((at + marker.start(), at + len(flat_sentence)))
+        if marker:  # the hypothesis ends with its clause, or at "but" ("sorry if this is silly but my chest ...")
+            but = _BUT.search(flat_sentence, marker.end())
+            spans.append((at + marker.start(), at + (but.start() if but else len(flat_sentence))))
         start = at + len(flat_sentence)
     return spans
 

@@ -33,8 +33,10 @@ from medassist.safety import (
     encodable,
 )
 
-LABELLED = Path(__file__).parent / "data" / "emergency_messages.jsonl"  # splits "dev" and "holdout"
-FRESH = Path(__file__).parent / "data" / "emergency_messages_fresh.jsonl"  # split "fresh", written after the rules
+DATA = Path(__file__).parent / "data"
+LABELLED = DATA / "emergency_messages.jsonl"  # splits "dev" and "holdout"
+# All labelled files: the one above, then each fresh file ("fresh", "fresh2", ...), written after the rules of its day.
+LABELLED_FILES = sorted(DATA.glob("emergency_messages*.jsonl"))
 
 ISSUE_TEXTBOOK = [
     "What is the first-line treatment for anaphylaxis?",
@@ -220,6 +222,102 @@ LAY_QUESTIONS = [
 ]
 
 
+# The classes of phrasing the first fresh file found missing (issue 12, second round), each in the four languages:
+# written for these tests, none of them in a labelled file.
+CLASS_EMERGENCIES = [
+    # cannot be woken, does not respond or answer, eyes will not open
+    ("my dad's eyes won't open and he's not making a sound", "unconscious_seizure"),
+    ("grandma is slumped over and won't open her eyes even when I shake her", "unconscious_seizure"),
+    ("I can't get my brother to wake up, he's snoring weirdly", "unconscious_seizure"),
+    ("he won't answer when I call his name and he's floppy", "unconscious_seizure"),
+    ("can't get any response out of him", "unconscious_seizure"),
+    ("mi abuela no abre los ojos aunque la llamo", "unconscious_seizure"),
+    ("mi marido está en el suelo y no contesta", "unconscious_seizure"),
+    ("no hay manera de despertarlo", "unconscious_seizure"),
+    ("mon père n'ouvre plus les yeux et respire fort", "unconscious_seizure"),
+    ("impossible de la réveiller, elle est toute molle", "unconscious_seizure"),
+    ("aucune réaction quand je le secoue", "unconscious_seizure"),
+    ("mein opa macht die augen nicht mehr auf", "unconscious_seizure"),
+    ("ich bekomme meinen Mann nicht wach", "unconscious_seizure"),
+    ("er ist nicht wach zu kriegen", "unconscious_seizure"),
+    ("keine Reaktion, wenn ich ihn anspreche", "unconscious_seizure"),
+    # going on for a long time now (not "for years")
+    ("my daughter has been fitting for ages and won't stop", "unconscious_seizure"),
+    ("mi hijo lleva un buen rato convulsionando", "unconscious_seizure"),
+    ("ça dure depuis un quart d'heure, il convulse encore", "unconscious_seizure"),
+    ("Sie krampft schon ewig und hört nicht auf", "unconscious_seizure"),
+    # German compounds read at their keyword
+    ("Mein Sohn hat Abflussreiniger getrunken", "overdose_poisoning"),
+    ("Sie hat einen Abschiedsbrief geschrieben und geht nicht ans Telefon", "suicide_self_harm"),
+    ("Nach dem Bienenstich schwillt ihr Hals zu", "allergic_reaction"),
+    ("Mein Mann hat Herzschmerzen, die in den Arm ausstrahlen", "chest_pain"),
+    ("Meine Freundin hat Schlaftabletten genommen, eine ganze Packung", "overdose_poisoning"),
+    # household chemicals and drugs in all four languages
+    ("my toddler drank some drain unblocker", "overdose_poisoning"),
+    ("my 4 year old drank windscreen wash from the garage", "overdose_poisoning"),
+    ("mi hijo se ha bebido salfumán", "overdose_poisoning"),
+    ("mi nieta se ha tragado una pila de botón", "overdose_poisoning"),
+    ("mon fils a avalé de la soude caustique", "overdose_poisoning"),
+    ("mein Kind hat Lampenöl getrunken", "overdose_poisoning"),
+    ("mi hermano se ha bebido un frasco de jarabe para la tos entero", "overdose_poisoning"),
+    # a plan for tonight, "I'm done"
+    ("i've got the pills counted out for tonight, i'm done with everything", "suicide_self_harm"),
+    ("esta noche me las tomo todas, ya no puedo más", "suicide_self_harm"),
+    ("ce soir je prends toutes mes pilules, j'en ai marre de tout", "suicide_self_harm"),
+    ("heute Nacht nehme ich alle Tabletten, ich kann nicht mehr", "suicide_self_harm"),
+    ("ich habe ein Seil und will heute Schluss machen", "suicide_self_harm"),
+    # colloquial overdoses
+    ("my mate overdid it on the ketamine and he's not making sense", "overdose_poisoning"),
+    ("mi hermano se pasó con las pastillas y está muy raro", "overdose_poisoning"),
+    ("se le fue la mano con la metadona y no se despierta", "overdose_poisoning"),
+    ("mon frère a abusé des cachets et il vomit", "overdose_poisoning"),
+    ("il a trop pris de codéine et il respire mal", "overdose_poisoning"),
+    ("er hat zu viel von den Tabletten geschluckt", "overdose_poisoning"),
+    # a mention of the past, and now it is happening
+    ("got stitches yesterday and now it's pouring blood through the bandage", "bleeding"),
+    ("the doctor said it was just anxiety but now my chest is crushing and my arm is numb", "chest_pain"),
+    ("he got 5 stitches but the cut keeps bleeding through the dressing", "bleeding"),
+    # a blow to the head, then drowsy or vomiting
+    ("my baby fell off the bed and now she's really sleepy and vomiting", "unconscious_seizure"),
+    ("mi hijo se golpeó la cabeza y ahora vomita y está muy dormido", "unconscious_seizure"),
+    ("ma fille est tombée sur la tête, elle vomit et elle est toute endormie", "unconscious_seizure"),
+    ("mein Sohn ist auf den Kopf gefallen, erbricht und ist sehr schläfrig", "unconscious_seizure"),
+    # a hedge is no hypothesis; "we're" is no question
+    ("sorry if this is silly but my chest has felt really heavy for the last half hour and im sweating loads",
+     "chest_pain"),
+    ("We're at the park and a lady just fell down and she's twitching and her eyes are rolling", "unconscious_seizure"),
+]
+CLASS_QUESTIONS = [
+    "my eyes won't open properly in the morning, they're all crusty",
+    "my mum isn't answering her phone, should I be worried?",
+    "mi madre no contesta al teléfono desde ayer",
+    "Il ne répond pas à mes messages depuis hier",
+    "Er antwortet nicht auf meine Nachrichten",
+    "my son won't answer me when I ask about school, is that normal for a teen?",
+    "I've had this chest tightness for ages, is it asthma?",
+    "Ich habe seit Wochen Brustschmerzen beim Sport, sollte ich zum Arzt?",
+    "Ich habe Liebeskummer und Herzschmerz",
+    "Ich habe einen Abschiedsbrief für meine Kollegin geschrieben, sie geht in Rente",
+    "I'm done with my exams, can I finally take my allergy pills at night?",
+    "I'm going to take them tonight with dinner, are antibiotics ok with food?",
+    "I think I overdid it at the gym, my legs hurt",
+    "I cut my thumb badly on Saturday, got it glued at urgent care, how long before it heals?",
+    "My son had a seizure on Tuesday, the doctor said it was febrile, should I worry?",
+    "Me corté el dedo el sábado y me dieron cuatro puntos, ¿cuándo me los quitan?",
+    "Je me suis coupé profondément dimanche, on m'a fait des points ; je peux nager ?",
+    "Ich habe mich am Sonntag tief geschnitten, wurde genäht. Wann darf ich duschen?",
+    "mi hijo se atragantó con una uva esta mañana pero lo escupió y está bien",
+    "ma fille s'est étouffée avec un bonbon ce matin mais elle l'a recraché, tout va bien",
+    "Ich habe Angst vor einem Herzinfarkt, weil mein Vater einen hatte",
+    "my toddler licked a battery but didn't swallow it, it was a AA, should I worry?",
+    "Is it bad that I cried so much I couldn't breathe last night?",
+    "Mein Sohn wird ohnmächtig, wenn er Blut sieht. Ist das normal?",
+    "how can I support a friend who is having suicidal thoughts?",
+    "mon père a de l'angine de poitrine, que faire en cas de douleur ?",
+    "Mein Mann schnarcht und hat nachts Atemaussetzer, was kann man tun?",
+]
+
+
 def test_the_kinds_are_the_issues_eight():
     assert EMERGENCY_KINDS == (
         "chest_pain", "stroke", "breathing", "bleeding", "overdose_poisoning", "allergic_reaction",
@@ -233,13 +331,15 @@ def test_the_keyword_notice_is_gone():
         assert not hasattr(safety, name), name
 
 
-@pytest.mark.parametrize("question", ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS)
+@pytest.mark.parametrize("question", ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS)
 def test_questions_about_emergencies_are_not_emergencies(question):
     assert detect_emergency(question) is None
     assert emergency_reply(question, []) is None
 
 
-@pytest.mark.parametrize(("message", "kind"), ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES)
+@pytest.mark.parametrize(
+    ("message", "kind"), ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES
+)
 def test_emergencies_happening_now_get_their_kind(message, kind):
     assert detect_emergency(message) == kind
     assert emergency_reply(message, []) == EMERGENCY_GUIDANCE[kind]
@@ -305,9 +405,10 @@ def test_the_fixed_reply_does_not_depend_on_the_length_check():
 
 def test_the_word_prefilter_never_skips_a_pattern_that_would_match():
     """Each sign pattern runs only when a string every match of it contains is present: check that on real text."""
-    rows = [json.loads(line)["text"] for line in LABELLED.read_text().splitlines() if line.strip()]
-    texts = rows + [text for text, _ in ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES]
-    texts += ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS
+    rows = [json.loads(line)["text"] for path in LABELLED_FILES
+            for line in path.read_text().splitlines() if line.strip()]
+    texts = rows + [text for text, _ in ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES]
+    texts += ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS
     matched = 0
     for text in texts:
         flat = emergency.flatten(emergency.normalize(text))
@@ -318,6 +419,16 @@ def test_the_word_prefilter_never_skips_a_pattern_that_would_match():
                 matched += 1
                 assert needles is None or any(needle in flat for needle in needles), (pattern.pattern, text)
     assert matched > len(texts) / 2
+
+
+@pytest.mark.parametrize(("word", "read"), [
+    ("Glasreiniger", "glas reiniger"), ("Abschiedsbriefe", "abschieds briefe"), ("Brustschmerzen", "brust schmerzen"),
+    ("Wespenstich", "wespen stich"), ("brustschmertzen", "brust schmerzen"),  # corrected, then split
+    ("Atemnot", "atemnot"), ("Herzinfarkt", "herzinfarkt"), ("Herzschmerz", "herzschmerz"),  # spelled out by a sign
+    ("Schnappatmung", "schnappatmung"), ("gift", "gift"), ("regift", "regift"),  # no head, or too short before it
+])
+def test_german_compounds_are_read_at_their_keyword(word, read):
+    assert emergency.flatten(emergency.normalize(word)) == read
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,13 +519,13 @@ def test_each_guidance_names_the_advice_it_follows():
 
 
 # --------------------------------------------------------------------------------------------
-# The labelled sets (dev, the old holdout and, once written, the fresh file): a regression gate over all of them,
-# not the reported figure (bench/emergency_detector.py reports the fresh file with confidence intervals).
+# The labelled sets (dev, the old holdout and every fresh file): a regression gate over all of them together, not the
+# reported figure (bench/emergency_detector.py reports the newest fresh file with confidence intervals).
 
 
 def test_recall_and_false_positive_rate_on_the_labelled_sets():
-    rows = [json.loads(line) for path in (LABELLED, FRESH) if path.exists()
-            for line in path.read_text().splitlines() if line.strip()]
+    assert LABELLED in LABELLED_FILES and len(LABELLED_FILES) >= 3, LABELLED_FILES  # dev + holdout, fresh, fresh2
+    rows = [json.loads(line) for path in LABELLED_FILES for line in path.read_text().splitlines() if line.strip()]
     emergencies = [row for row in rows if row["emergency"]]
     others = [row for row in rows if not row["emergency"]]
     missed = [row["id"] for row in emergencies if detect_emergency(row["text"]) is None]
