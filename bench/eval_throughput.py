@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from medassist.config import SAMPLE_FLASHCARDS
 from medassist.data import clean, load_records
-from medassist.evaluate import generate_answers
+from medassist.generation import generate_answers
 from medassist.config import EMBEDDED
 from medassist.models import load_base
 from record import command_line, write_result

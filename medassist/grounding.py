@@ -3,10 +3,12 @@ question the knowledge base cannot answer gets a fixed abstention instead of gen
 
 A 135M-parameter model cannot hold medical facts, so it is trained to copy them from the sources in its
 prompt (retrieval-augmented fine-tuning, RAFT: Zhang et al., 2024). Each training question is paired with
-`k` retrieved cards: most of the time its own card is among them, at a random position, beside
-distractors, and the target is that card's answer with its citation; otherwise only distractors are
-shown and the target is the abstention. At inference the retriever decides first: when no card scores
-`min_score` or more, the model is not asked at all.
+`k` retrieved cards in retrieval order, as serving shows them: most of the time its own card is among
+them, beside distractors, and the target is that card's answer with its citation; otherwise only
+distractors are shown and the target is the abstention. (A first version put the own card at a random
+position; that model often copied a distractor on reworded questions: key fact in 0.37 of answers.)
+At inference the retriever decides first: when no card scores `min_score` or more, the model is not
+asked at all.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def retrieve(kb: KnowledgeBase, question: str, grounding: GroundingConfig) -> li
 
 
 def raft_rows(rows: list[Row], kb: KnowledgeBase, grounding: GroundingConfig, seed: int) -> list[Row]:
-    """Training rows whose question carries k sources: the row's own card (at a random position) with
+    """Training rows whose question carries k sources in retrieval order: the row's own card (at its rank) with
     probability `own_card_rate`, else distractors only and the abstention as the target."""
     if len(kb) <= grounding.k:
         raise ValueError(f"grounded training needs more than k={grounding.k} cards in the knowledge base, it has {len(kb)}")
@@ -72,9 +74,9 @@ def raft_rows(rows: list[Row], kb: KnowledgeBase, grounding: GroundingConfig, se
             if card.question.casefold() != own and all(card != hit.card for hit in distractors):
                 distractors.append(Hit(card, 0.0))
         if own_hit is not None and rng.random() < grounding.own_card_rate:
-            position = rng.randrange(grounding.k)
-            hits = distractors[: grounding.k - 1]
-            hits.insert(position, own_hit)
+            # Sources in retrieval order, as the model will see them when serving; the own card keeps its rank.
+            hits = sorted(distractors[: grounding.k - 1] + [own_hit], key=lambda hit: -hit.score)
+            position = hits.index(own_hit)
             target = cited_answer(own_hit.card.answer[:SOURCE_CHARS], position + 1)
         else:
             hits, target = distractors, ABSTAIN_ANSWER

@@ -38,7 +38,8 @@ def test_raft_rows_show_the_own_card_most_of_the_time_and_otherwise_teach_absten
             assert row["answer"] == f"{source['answer'][:SOURCE_CHARS].rstrip()} [{number}]"
         else:  # the own card is absent: only distractors
             assert f"] {source['answer'][:SOURCE_CHARS]}" not in row["question"]
-    assert set(positions) == {1, 2, 3}  # the model cannot learn that the answer is always source [1]
+    # Retrieval order, as serving shows it: a card's own question ranks it first almost always.
+    assert positions[1] > 0.9 * sum(positions.values())
     assert raft_rows(rows, kb, grounding, seed=0) == grounded  # deterministic
 
 
