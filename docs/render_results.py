@@ -52,7 +52,8 @@ def adapter_metrics() -> str:
             rows.append([label, f"{metric['base']:.{digits}f}", f"{metric['tuned']:.{digits}f}",
                          f"{metric['change']:+.{digits}f}", f"[{metric['ci_low']:.{digits}f}, {metric['ci_high']:.{digits}f}]"])
     intro = (f"Embedded SmolLM2-135M-Instruct + `medical_lora_adapter/` on the {report['n_examples']} held-out "
-             f"questions of the `cpu` profile, {report['decoding']} decoding, {report['max_new_tokens']} new tokens, "
+             f"cards of its training data's split, each with the sources retrieval finds for it (as served), "
+             f"{report['decoding']} decoding, {report['max_new_tokens']} new tokens, "
              f"{report['bootstrap_samples']:,} paired bootstrap samples (`medical_lora_adapter/metrics.json`); "
              "perplexity change is tuned/base:\n\n")
     trained = (f"\nTraining (`medical_lora_adapter/training_log.json`): {log['steps']} of {log['planned_steps']} planned "
@@ -217,8 +218,38 @@ def grounded() -> str:
             + f"\nRetrieval (the source card, or one stating the same key fact, among the top k): {recall}.\n")
 
 
+def emergency() -> str:
+    """The emergency detector on the newest fresh labelled set (scored once, rules frozen), per kind and language."""
+    report = _read(BENCH / "emergency_detector.json")
+    head, development = report["headline_report"], report["development"]
+
+    def rate(figure: dict[str, Any]) -> str:
+        return "n/a" if figure["value"] is None else (
+            f"{figure['value']:.3f} ({figure['k']}/{figure['n']}) [{figure['ci95'][0]:.2f}, {figure['ci95'][1]:.2f}]")
+
+    rows = [["**all**", rate(head["recall"]), rate(head["false_positive_rate"])]]
+    rows += [[f"language {name}", rate(group["recall"]), rate(group["false_positive_rate"])]
+             for name, group in sorted(head["per_language"].items())]
+    rows += [[f"kind {name}", rate(group["recall"]), rate(group["false_positive_rate"])]
+             for name, group in sorted(head["per_kind"].items())]
+    timing = report["timing"]["labelled_messages"]
+    longest = max(report["timing"]["stress"].values(), key=lambda stress: stress["chars"])
+    met = ", ".join(f"{name} {'met' if ok else 'MISSED'}" for name, ok in report["targets_met"].items())
+    return (f"`.venv/bin/python bench/emergency_detector.py` (`bench/results/emergency_detector.json`): the headline set "
+            f"`{report['data']['headline']}` ({head['messages']} messages, {head['emergencies']} emergencies in four "
+            "languages) was written by someone who had not seen the detector and scored once, after its rules were "
+            "frozen; 95% Wilson intervals:\n\n"
+            + _table(["", "recall (emergencies found)", "false-positive rate"], rows)
+            + f"\nTargets (recall >= {report['targets']['recall']}, >= {report['targets']['recall_per_language']} per "
+            f"language, false-positive rate <= {report['targets']['false_positive_rate']}): {met}. On the development "
+            f"data the rules were written against ({development['messages']} messages) recall is "
+            f"{development['recall']['value']:.3f} and the false-positive rate {development['false_positive_rate']['value']:.3f}: "
+            f"fit, not generalisation. Time per message: mean {timing['mean_ms']:.2f} ms, p99 {timing['p99_ms']:.2f} ms; "
+            f"a {longest['chars']:,}-character message {longest['mean_ms']:.0f} ms.\n")
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
-    "adapter": adapter_metrics, "grounded": grounded, "train-speed": train_speed, "eval-speed": eval_speed, "chat-speed": chat_speed,
+    "adapter": adapter_metrics, "grounded": grounded, "emergency": emergency, "train-speed": train_speed, "eval-speed": eval_speed, "chat-speed": chat_speed,
     "experiments": experiments, "reliability": reliability,
 }
 
