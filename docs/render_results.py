@@ -182,6 +182,12 @@ def reliability() -> str:
                      f"{figures['queue_size']}: {figures['queue_refused']} refused with \"{figures['queue_refusal_messages'][0]}\""
                      + (", then served again" if figures["served_after_burst"] else ""),
                      f"errors {figures['errors']}, other queue failures {figures['queue_other_failures']}"])
+    prompts = _read(BENCH / "prompt_building.json")["rows"]
+    rows.append(["prompt building with a hostile history (`bench/prompt_building.py`)",
+                 "; ".join(f"{row['history']}: {row['ours_s'] * 1000:.1f} ms"
+                           + (f" (whole-history tokenisation {row['baseline_s']:.2f} s)" if "baseline_s" in row else "")
+                           for row in prompts),
+                 "over 50 ms: " + str(sum(row["ours_s"] > 0.05 for row in prompts))])
     if "round_two" in sections:
         for label, counts in sections["round_two"]["figures"]["classes"].items():
             rows.append([f"round two: {label}", f"{counts['passed']} of {counts['cases']} cases pass",
