@@ -159,7 +159,8 @@ def load_section(args: argparse.Namespace) -> Figures:
     if args.adapter:
         env["MEDASSIST_ADAPTER"] = args.adapter
     else:
-        env.update(MEDASSIST_ADAPTER=str(ROOT / "no-adapter"), MEDASSIST_BASE="embedded")
+        empty = Path(tempfile.mkdtemp(prefix="no-adapter-"))  # an empty folder serves the base model alone
+        env.update(MEDASSIST_ADAPTER=str(empty), MEDASSIST_BASE="embedded")
     with tempfile.TemporaryDirectory() as folder, running_app(env, Path(folder) / "app.log") as url:
         load = chat_sessions(url, EXAMPLES, sessions=args.sessions, seconds=args.seconds,
                              max_new_tokens=args.load_max_new_tokens)

@@ -374,10 +374,10 @@ def train(config: Config, resume: bool = False) -> TrainResult:
         with trainer.args.main_process_first(desc="clearing old checkpoints"):
             if rank == 0 and checkpoints.exists():
                 shutil.rmtree(checkpoints)  # a fresh run must not resume into, or mix with, an older one
+    trainable, total = count_parameters(trainer.model)
+    check_free_space(output_dir, trainable)  # before anything is written: a refused run leaves no checkpoints folder
     if rank == 0:
         write_text(checkpoints / RUN_SETTINGS, run_settings)
-    trainable, total = count_parameters(trainer.model)
-    check_free_space(output_dir, trainable)
     if rank == 0:
         print(
             f"trainable params: {trainable:,} || all params: {total:,} || trainable%: {100 * trainable / total:.4f}\n"

@@ -251,9 +251,9 @@ def test_gguf_export_keeps_tensor_layout_and_llama_cpp_answers(tokenizer, tmp_pa
 
 
 def test_cli_ask_streams_an_answer_and_reports_a_bad_adapter_cleanly(tiny_adapter, tmp_path, capsys):
-    from medassist.cli import main
+    from medassist.cli import _plain, main
 
     assert main(["ask", "What is asthma?", "--adapter", str(tiny_adapter), "--max-new-tokens", "5"]) == 0
-    assert capsys.readouterr().out.rstrip().endswith(DISCLAIMER.strip())
+    assert capsys.readouterr().out.rstrip().endswith(_plain(DISCLAIMER).strip())  # Markdown stripped for the terminal
     assert main(["ask", "What is asthma?", "--adapter", str(tmp_path / "missing")]) == 2
     assert "adapter directory not found" in capsys.readouterr().err

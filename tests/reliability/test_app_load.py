@@ -27,6 +27,7 @@ QUEUE_SIZE = SESSIONS  # 8 sessions wait at most 7 deep, so load never meets the
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("load-app")
+    (folder / "no-adapter").mkdir()  # an empty folder: the base model alone (a path that does not exist is refused)
     env = {"MEDASSIST_ADAPTER": str(folder / "no-adapter"), "MEDASSIST_BASE": TINY,
            "MEDASSIST_QUEUE_SIZE": str(QUEUE_SIZE)}
     try:
