@@ -67,13 +67,15 @@ def short_model_name(engine: ChatEngine, adapter: Path, note: str) -> str:
     return f"{base} + {adapter.name}" if not note else f"{base} (no fine-tuned adapter)"
 
 
-def as_messages(reply: Reply) -> list[gr.ChatMessage]:
+def as_messages(reply: Reply) -> str | list[gr.ChatMessage]:
     """A turn as the chat shows it: the answer (an emergency as a warning block), then each source as a
-    collapsible card titled with its question."""
+    collapsible card titled with its question; a turn without sources stays one plain message."""
     text = reply.text
     if reply.kind == "emergency":
         guidance = text.removesuffix(DISCLAIMER)
         text = "\n".join(f"> {line}" for line in guidance.splitlines()) + DISCLAIMER
+    if not reply.sources:
+        return text
     messages = [gr.ChatMessage(role="assistant", content=text)]
     for number, hit in enumerate(reply.sources, start=1):
         messages.append(gr.ChatMessage(role="assistant", content=hit.card.answer,

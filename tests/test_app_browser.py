@@ -80,9 +80,10 @@ def test_chat_app_streams_sourced_answers_stops_on_request_and_gives_emergency_g
             textbox.press("Enter")
             expect(bot).to_have_count(answered + 1, timeout=60_000)  # streaming has started
             page.locator('button[aria-label="Stop"], button.stop-button').first.click()
+            page.wait_for_timeout(2_000)  # a token already on its way may still land
             stopped = bot.last.inner_text()
-            page.wait_for_timeout(3_000)
-            assert bot.last.inner_text() == stopped  # nothing more arrives after Stop
+            page.wait_for_timeout(4_000)
+            assert bot.last.inner_text() == stopped and DISCLAIMER_TEXT not in stopped  # the answer stopped mid-way
 
             textbox.fill("My father suddenly has crushing chest pain and is sweating. What should we do?")
             textbox.press("Enter")

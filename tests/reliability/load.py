@@ -112,9 +112,23 @@ def ask(chat: Client, question: str, max_new_tokens: int, session: int = 0) -> R
         return request
     if request.first_token_s is None and answer:
         request.first_token_s = request.total_s  # streamed faster than one poll
-    if not (isinstance(answer, str) and answer.endswith(DISCLAIMER)):
+    if not answer_text(answer).endswith(DISCLAIMER):
         request.error = f"incomplete answer: {str(answer)[-80:]!r}"
     return request
+
+
+def answer_text(answer: object) -> str:
+    """The engine's text of an app answer: the first message when the sources follow it as titled cards, with the
+    quote marks the app puts before each line of emergency guidance (its warning block) taken off."""
+    if isinstance(answer, list) and answer and isinstance(answer[0], dict):
+        answer = answer[0].get("content", "")
+    if not isinstance(answer, str):
+        return ""
+    body, disclaimer = (answer.removesuffix(DISCLAIMER), DISCLAIMER) if answer.endswith(DISCLAIMER) else (answer, "")
+    lines = body.splitlines()
+    if lines and all(line.startswith(">") for line in lines):
+        body = "\n".join(line[2:] if line.startswith("> ") else line[1:] for line in lines)
+    return body + disclaimer
 
 
 @dataclass

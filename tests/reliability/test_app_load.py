@@ -16,7 +16,7 @@ from medassist.chat import ChatEngine
 from medassist.safety import LONE_SURROGATE
 from medassist.models import TINY
 from reliability.hostile import hostile_messages, judge_turn
-from reliability.load import API, TEMPERATURE, chat_sessions, client, queue_burst, running_app
+from reliability.load import API, TEMPERATURE, answer_text, chat_sessions, client, queue_burst, running_app
 
 pytestmark = pytest.mark.slow  # starts app.py and runs for about a minute
 
@@ -65,7 +65,7 @@ def test_hostile_messages_through_the_api_get_sound_turns(app_url):
             if LONE_SURROGATE.search(message):
                 continue  # lone surrogates: the Gradio client cannot encode them (test_hostile_chat covers them)
             chat.reset_session()
-            reply = chat.predict(message, TEMPERATURE, 50, api_name=API)
+            reply = answer_text(chat.predict(message, TEMPERATURE, 50, api_name=API))
             assert judge_turn(judge, message, reply) is None, (category, message[:80])
     finally:
         chat.close()
