@@ -94,7 +94,7 @@ def build_app(engine: ChatEngine, config: Config, header: str = "", note: str = 
             yield "Temperature and max new tokens must be numbers."
             return
         for reply in engine.turn(message if isinstance(message, str) else "", history, settings):
-            yield as_messages(reply) if reply.done else reply.text
+            yield as_messages(reply)  # sources from the first token on: a stopped answer is never shown without them
 
     description = (
         f"Answers medical questions from a knowledge base of reviewed flashcards, with its sources. "

@@ -289,8 +289,8 @@ class ChatEngine:
             for piece in self.stream(question, history, settings, stats):
                 text += piece
                 yield Reply(text, hits)
-        except ChatError as error:
-            yield Reply(f"{text}{error}", kind="refused", done=True)
+        except ChatError as error:  # any text already generated keeps its sources
+            yield Reply(f"{text}{error}", hits if text else [], kind="refused", done=True)
             return
         kind = "abstain" if is_abstention(text) else "answer"
         yield Reply(text.rstrip() + DISCLAIMER, [] if kind == "abstain" else hits, kind, done=True)

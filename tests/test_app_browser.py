@@ -78,12 +78,13 @@ def test_chat_app_streams_sourced_answers_stops_on_request_and_gives_emergency_g
             textbox = page.locator("textarea").first
             textbox.fill("What is the mechanism of action of metformin? Explain every step in great detail.")
             textbox.press("Enter")
-            expect(bot).to_have_count(answered + 1, timeout=60_000)  # streaming has started
+            expect(bot).to_have_count(answered + 4, timeout=60_000)  # streaming has started, its 3 sources beside it
             page.locator('button[aria-label="Stop"], button.stop-button').first.click()
             page.wait_for_timeout(2_000)  # a token already on its way may still land
-            stopped = bot.last.inner_text()
+            stopped = bot.nth(answered).inner_text()
             page.wait_for_timeout(4_000)
-            assert bot.last.inner_text() == stopped and DISCLAIMER_TEXT not in stopped  # the answer stopped mid-way
+            assert bot.nth(answered).inner_text() == stopped and DISCLAIMER_TEXT not in stopped  # stopped mid-way
+            expect(bot).to_have_count(answered + 4)  # the stopped answer keeps its sources
 
             textbox.fill("My father suddenly has crushing chest pain and is sweating. What should we do?")
             textbox.press("Enter")
