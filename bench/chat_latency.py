@@ -46,7 +46,8 @@ from transformers.generation.streamers import BaseStreamer
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from medassist.backends import DEFAULT_SLOTS, BatchedHFBackend, StreamStats, load_model
+from medassist.backends import StreamStats, load_model
+from medassist.batching import DEFAULT_SLOTS, BatchedHFBackend
 from medassist.chat import ChatEngine
 from medassist.config import GenerationSettings, load_profile
 from medassist.prompts import end_of_turn_ids

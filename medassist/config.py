@@ -13,17 +13,17 @@ setting and the value in one line, before any data or model is loaded.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import functools
 import json
 import math
-import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .config_types import (ConfigError, accepts_str, annotation_at, coerce, convert, INVALID, leaf_keys, leaf_settings,
+                           one_line, show, suggestion, type_hints)
 
 SAMPLE_FLASHCARDS = str(Path(__file__).parent / "assets" / "sample_flashcards.jsonl")
 FLASHCARDS_HUB_ID = "medalpaca/medical_meadow_medical_flashcards"
@@ -144,16 +144,16 @@ class Config:
         """A validated Config (profiles, files and --set overrides all come through here): an unknown key, a value
         of the wrong type or out of range is a `ConfigError` naming the setting (see `validate`)."""
         if not isinstance(values, dict):
-            raise ConfigError(f"a config must be a mapping of sections and settings, got {_show(values)}")
+            raise ConfigError(f"a config must be a mapping of sections and settings, got {show(values)}")
         _refuse_unknown_keys(values, cls, "")
-        hints = _type_hints(cls)
+        hints = type_hints(cls)
         kwargs: dict[str, Any] = {}
         for name, value in values.items():
             annotation = hints[name]
             if dataclasses.is_dataclass(annotation):
                 kwargs[name] = _section_from_dict(annotation, value, name)
             else:
-                kwargs[name] = _coerce(value, annotation, name)
+                kwargs[name] = coerce(value, annotation, name)
         return validate(cls(**kwargs))
 
     def save(self, path: str | Path) -> None:
@@ -166,10 +166,10 @@ def _section_from_dict(section_type: type, values: Any, section: str) -> Any:
     if isinstance(values, section_type):
         values = asdict(values)
     if not isinstance(values, dict):
-        raise ConfigError(f"config section '{section}' must be a mapping of its settings, got {_show(values)}")
+        raise ConfigError(f"config section '{section}' must be a mapping of its settings, got {show(values)}")
     _refuse_unknown_keys(values, section_type, section)
-    hints = _type_hints(section_type)
-    return section_type(**{name: _coerce(value, hints[name], f"{section}.{name}") for name, value in values.items()})
+    hints = type_hints(section_type)
+    return section_type(**{name: coerce(value, hints[name], f"{section}.{name}") for name, value in values.items()})
 
 
 PROFILES: dict[str, Config] = {
@@ -218,7 +218,7 @@ def load_config(path: str | Path) -> Config:
         text = path.read_text(encoding="utf-8")
         values = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"config file {path} could not be parsed: {_one_line(error)}") from error
+        raise ConfigError(f"config file {path} could not be parsed: {one_line(error)}") from error
     if not isinstance(values, dict):
         raise ValueError(f"config file {path} must hold a mapping, got {type(values).__name__}")
     return Config.from_dict(values)
@@ -242,12 +242,12 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
         target = values
         for part in path:
             if not isinstance(target.get(part), dict):
-                raise ConfigError(f"override {item!r}: unknown config section '{part}'{_suggestion(key)}")
+                raise ConfigError(f"override {item!r}: unknown config section '{part}'{suggestion(key, leaf_keys(Config))}")
             target = target[part]
-        annotation = _annotation_at(key.split("."))
-        parent = _annotation_at(path)
+        annotation = annotation_at(Config, key.split("."))
+        parent = annotation_at(Config, path)
         if leaf not in target and typing.get_origin(parent) is not dict:  # a mapping field (data.columns) may gain keys
-            raise ConfigError(f"override {item!r}: unknown config key '{key}'{_suggestion(key)}")
+            raise ConfigError(f"override {item!r}: unknown config key '{key}'{suggestion(key, leaf_keys(Config))}")
         value = _parse_override(raw, annotation, item)
         if dataclasses.is_dataclass(annotation) and isinstance(value, dict):
             value = {**target[leaf], **value}
@@ -259,9 +259,9 @@ def _parse_override(raw: str, annotation: Any, item: str) -> Any:
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError as error:
-        raise ConfigError(f"override {item!r}: the value is not valid YAML ({_one_line(error)})") from error
+        raise ConfigError(f"override {item!r}: the value is not valid YAML ({one_line(error)})") from error
     scalar = not isinstance(value, (list, dict))
-    if scalar and annotation is not None and _accepts_str(annotation) and _convert(value, annotation) is _INVALID:
+    if scalar and annotation is not None and accepts_str(annotation) and convert(value, annotation) is INVALID:
         return raw.strip()  # YAML read a number, a bool or a date where the field is text
     return value
 
@@ -269,11 +269,6 @@ def _parse_override(raw: str, annotation: Any, item: str) -> Any:
 # ----------------------------------------------------------------------------------------- validation
 
 
-class ConfigError(ValueError):
-    """A setting is unknown, of the wrong type or out of range; the message names it (one line)."""
-
-
-_INVALID = object()
 _SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt")
 _SEED_MAX = 2**32 - 1  # numpy's limit; transformers seeds numpy with train.seed
 
@@ -342,151 +337,14 @@ RULES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
 def validate(config: Config) -> Config:
     """Check every setting of `config` against its annotated type and its range (RULES); NaN and inf are refused
     for every float. Raises `ConfigError` naming the first bad setting; returns `config` unchanged."""
-    for key, value, annotation in _settings(config):
-        value = _coerce(value, annotation, key)
+    for key, value, annotation in leaf_settings(config):
+        value = coerce(value, annotation, key)
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{key} must be a finite number, got {value}")
         rule = RULES.get(key)
         if rule is not None and not rule[0](value):
-            raise ConfigError(f"{key} must be {rule[1]}, got {_show(value)}")
+            raise ConfigError(f"{key} must be {rule[1]}, got {show(value)}")
     return config
-
-
-def _settings(config: Config) -> typing.Iterator[tuple[str, Any, Any]]:
-    """(dotted key, value, annotation) for every leaf setting."""
-    for name, annotation in _type_hints(type(config)).items():
-        value = getattr(config, name)
-        if dataclasses.is_dataclass(annotation):
-            for field_name, field_annotation in _type_hints(annotation).items():
-                yield f"{name}.{field_name}", getattr(value, field_name), field_annotation
-        else:
-            yield name, value, annotation
-
-
-@functools.cache
-def _type_hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _annotation_at(parts: list[str]) -> Any:
-    """The annotated type at a dotted path (a section, a field, or a value inside a mapping field); None if unknown."""
-    annotation: Any = Config
-    for part in parts:
-        if dataclasses.is_dataclass(annotation):
-            annotation = _type_hints(annotation).get(part)
-        elif typing.get_origin(annotation) is dict:
-            annotation = typing.get_args(annotation)[1]
-        else:
-            return None
-        if annotation is None:
-            return None
-    return annotation
-
-
-def _coerce(value: Any, annotation: Any, key: str) -> Any:
-    """`value` as the annotated type (an int where a float is expected, a list where a tuple is), or ConfigError."""
-    converted = _convert(value, annotation)
-    if converted is _INVALID:
-        raise ConfigError(f"{key} must be {_describe(annotation)}, got {_show(value)}")
-    return converted
-
-
-def _convert(value: Any, annotation: Any) -> Any:
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        for option in args:
-            converted = _convert(value, option)
-            if converted is not _INVALID:
-                return converted
-        return _INVALID
-    if annotation is type(None):
-        return None if value is None else _INVALID
-    if annotation is bool:
-        return value if isinstance(value, bool) else _INVALID
-    if annotation is int:
-        return value if isinstance(value, int) and not isinstance(value, bool) else _INVALID
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            return _INVALID
-        try:
-            return float(value.strip() if isinstance(value, str) else value)  # YAML 1.1 reads 1e-4 as a string
-        except (ValueError, OverflowError):
-            return _INVALID
-    if annotation is str:
-        return value if isinstance(value, str) else _INVALID
-    if origin in (tuple, list):
-        if origin is tuple and isinstance(value, str):
-            value = [value]  # lora.target_modules=q_proj: one module
-        if not isinstance(value, (list, tuple)):
-            return _INVALID
-        items = [_convert(item, args[0]) for item in value]
-        if any(item is _INVALID for item in items):
-            return _INVALID
-        return tuple(items) if origin is tuple else items
-    if origin is dict:
-        if not isinstance(value, dict):
-            return _INVALID
-        pairs = [(_convert(k, args[0]), _convert(v, args[1])) for k, v in value.items()]
-        if any(k is _INVALID or v is _INVALID for k, v in pairs):
-            return _INVALID
-        return dict(pairs)
-    raise TypeError(f"no validation rule for the annotation {annotation!r}")
-
-
-def _accepts_str(annotation: Any) -> bool:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return str in typing.get_args(annotation)
-    return annotation is str
-
-
-def _describe(annotation: Any) -> str:
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        text = " or ".join(_describe(a) for a in args if a is not type(None))
-        return f"{text} or null" if type(None) in args else text
-    names = {bool: "a bool (true or false)", int: "an int", float: "a float", str: "a string"}
-    if annotation in names:
-        return names[annotation]
-    plural = {bool: "bools", int: "ints", float: "floats", str: "strings"}
-    if origin in (tuple, list):
-        return f"a list of {plural.get(args[0], 'values')}"
-    if origin is dict:
-        return f"a mapping of {plural.get(args[0], 'values')} to {plural.get(args[1], 'values')}"
-    return str(annotation)
-
-
-def _show(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _one_line(error: BaseException) -> str:
-    if isinstance(error, yaml.MarkedYAMLError) and error.problem:  # YAML's own text spans several lines
-        mark = error.problem_mark
-        return f"{error.problem}" + (f" at line {mark.line + 1}, column {mark.column + 1}" if mark else "")
-    return " ".join(str(error).split())
-
-
-def _all_keys() -> list[str]:
-    keys = []
-    for name, annotation in _type_hints(Config).items():
-        if dataclasses.is_dataclass(annotation):
-            keys.extend(f"{name}.{field_name}" for field_name in _type_hints(annotation))
-        else:
-            keys.append(name)
-    return keys
-
-
-def _suggestion(key: str) -> str:
-    """"; did you mean 'train.learning_rate'?" for a misspelled or unqualified key, else ""."""
-    keys = _all_keys()
-    leaf = key.rsplit(".", 1)[-1]
-    matches = [k for k in keys if k.rsplit(".", 1)[-1] == leaf and k != key]
-    matches = matches or difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
-    if not matches:
-        close = difflib.get_close_matches(leaf, [k.rsplit(".", 1)[-1] for k in keys], n=1, cutoff=0.75)
-        matches = [k for k in keys if close and k.rsplit(".", 1)[-1] == close[0]]
-    return f"; did you mean {' or '.join(repr(m) for m in matches[:3])}?" if matches else ""
 
 
 def _refuse_unknown_keys(values: dict[Any, Any], cls: type, section: str) -> None:
@@ -494,4 +352,4 @@ def _refuse_unknown_keys(values: dict[Any, Any], cls: type, section: str) -> Non
     unknown = sorted(str(name) for name in values if name not in known)
     if unknown:
         keys = [f"{section}.{name}" if section else name for name in unknown]
-        raise ConfigError("; ".join(f"unknown config key '{key}'{_suggestion(key)}" for key in keys))
+        raise ConfigError("; ".join(f"unknown config key '{key}'{suggestion(key, leaf_keys(Config))}" for key in keys))

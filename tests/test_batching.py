@@ -14,7 +14,8 @@ import time
 import pytest
 import torch
 
-from medassist.backends import BACKENDS, BatchedHFBackend, HFBackend, StreamStats
+from medassist.backends import BACKENDS, HFBackend, StreamStats
+from medassist.batching import BatchedHFBackend
 from medassist.chat import ChatEngine
 from medassist.config import TINY, GenerationSettings
 from medassist.models import tiny_llama
@@ -160,7 +161,7 @@ def test_the_process_exits_while_the_manager_runs():
 def test_the_nucleus_is_the_one_top_p_sampling_keeps():
     from transformers.generation.logits_process import TopPLogitsWarper
 
-    from medassist.backends import TOP_K_FIRST, nucleus
+    from medassist.batching import TOP_K_FIRST, nucleus
 
     generator = torch.Generator().manual_seed(0)
     for scale, top_p in [(3.0, 0.9), (0.2, 0.9), (0.05, 0.5), (5.0, 0.01), (1.0, 1.0)]:  # peaked and flat rows

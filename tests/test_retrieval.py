@@ -9,7 +9,8 @@ import pytest
 
 from medassist.config import SAMPLE_FLASHCARDS
 from medassist.data import DataError
-from medassist.retrieval import MANIFEST, Card, Hit, KnowledgeBase, RetrievalError, tokenize
+from medassist.medical_tokens import tokenize
+from medassist.retrieval import MANIFEST, Card, Hit, KnowledgeBase, RetrievalError
 
 GROUNDED_QUESTIONS = Path(SAMPLE_FLASHCARDS).parent / "grounded_questions.jsonl"
 

@@ -27,7 +27,8 @@ from medassist.models import TINY, ModelLoadError, count_parameters, load_base, 
 from medassist.prompts import encode, to_prompt_completion
 from medassist.lora import build_lora_config, lora_parameter_count, lora_parameter_count_for
 from medassist.packing import PACKED_ATTENTION, use_packed_attention
-from medassist.train import CHECKPOINT_DIR, TrainError, build_trainer, encode_dataset, last_complete_checkpoint, sft_config, train
+from medassist.run_checks import TrainError, last_complete_checkpoint
+from medassist.train import CHECKPOINT_DIR, build_trainer, encode_dataset, sft_config, train
 
 from conftest import write_jsonl
 

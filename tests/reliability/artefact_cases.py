@@ -19,7 +19,9 @@ from transformers import PreTrainedTokenizerBase
 
 from medassist.config import LoraSettings, apply_overrides, load_profile
 from medassist.models import TINY, AdapterError, ModelLoadError, load_adapter, load_base, tiny_llama
-from medassist.train import TrainError, build_lora_config, last_complete_checkpoint, train
+from medassist.lora import build_lora_config
+from medassist.run_checks import TrainError, last_complete_checkpoint
+from medassist.train import train
 
 
 class Payload:

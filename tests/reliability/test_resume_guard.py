@@ -18,7 +18,8 @@ import pytest
 from conftest import write_jsonl
 from medassist import train as train_module
 from medassist.config import apply_overrides, load_profile
-from medassist.train import CHECKPOINT_DIR, RUN_SETTINGS, TrainError, last_complete_checkpoint, train
+from medassist.run_checks import RUN_SETTINGS, TrainError, last_complete_checkpoint
+from medassist.train import CHECKPOINT_DIR, train
 
 ROOT = Path(__file__).resolve().parents[2]
 ORGANS = ("heart", "liver", "kidney", "lung", "thyroid", "pancreas")

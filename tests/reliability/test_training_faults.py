@@ -14,7 +14,8 @@ import pytest
 
 from medassist import cli
 from medassist.config import apply_overrides, load_profile
-from medassist.train import TrainError, train
+from medassist.run_checks import TrainError
+from medassist.train import train
 
 from reliability.killpoints import KILL_POINTS, kill_then_resume, smoke_train_args, train_in_child
 from reliability.unprivileged import call_as_nobody
