@@ -43,8 +43,7 @@ except ImportError:  # pragma: no cover
     import sre_constants as _sre
     import sre_parse as _sre_parse
 
-EMERGENCY_KINDS = ("chest_pain", "stroke", "breathing", "bleeding", "overdose_poisoning", "allergic_reaction",
-                   "unconscious_seizure", "suicide_self_harm")
+EMERGENCY_KINDS = P.KINDS
 SCAN_CHARS = 120_000  # longer text: the first and last SCAN_CHARS // 2 characters are examined
 WINDOW_CHARS = 800  # a longer message is judged sentence by sentence
 DISCOUNTED_MIN = 6  # a kind whose signs something else explains (P.DISCOUNTS: a sore throat, a cold) needs this

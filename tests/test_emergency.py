@@ -318,6 +318,52 @@ CLASS_QUESTIONS = [
 ]
 
 
+# The classes of phrasing the second fresh file found missing (issue 12, third round), each in the four languages:
+# written for these tests, none of them in a labelled file.
+ROUND3_EMERGENCIES = [
+    # pulling for air with a noise on every breath (stridor)
+    ("my little girl is struggling to pull air in and there's a squeaky noise every time she breathes", "breathing"),
+    ("he's fighting to get air in, high pitched sound on each breath", "breathing"),
+    ("mi hijo hace un pitido en cada respiración y le cuesta respirar", "breathing"),
+    ("ma fille fait un sifflement à chaque inspiration et elle a du mal à respirer", "breathing"),
+    ("Mein Sohn hat ein pfeifendes Geräusch bei jedem Atemzug und kriegt schwer Luft", "breathing"),
+    # bleeding in spurts with the pulse
+    ("his leg is spurting with every heartbeat", "bleeding"),
+    ("the cut on her wrist is pumping in time with her pulse", "bleeding"),
+    ("la herida sale a chorros con cada latido", "bleeding"),
+    ("ça gicle à chaque battement de cœur", "bleeding"),
+    ("Die Wunde spritzt bei jedem Herzschlag", "bleeding"),
+    # self-harm happening now, deeper than meant
+    ("i'm cutting right now and can't stop", "suicide_self_harm"),
+    ("cut deeper than i meant to and it won't stop bleeding", "suicide_self_harm"),
+    ("me he cortado más profundo que nunca", "suicide_self_harm"),
+    ("je me suis coupée plus profond que d'habitude", "suicide_self_harm"),
+    ("ich hab mich tiefer geritzt als sonst", "suicide_self_harm"),
+    # a car in a closed garage with the engine running
+    ("I'm sitting in my car in the garage with the engine running", "suicide_self_harm"),
+    # a throat closing, some words apart
+    ("después de comer gambas me pica la garganta y se me está cerrando", "allergic_reaction"),
+    ("my throat feels like it's slowly closing after that peanut sauce", "allergic_reaction"),
+    # hives and gasping after a sting, German
+    ("Nach dem Wespenstich hat er Quaddeln überall und keucht", "allergic_reaction"),
+    # pills laid out and a plan for tonight, German
+    ("Die Tabletten liegen bereitgelegt, heute Nacht mach ich Schluss", "suicide_self_harm"),
+]
+ROUND3_QUESTIONS = [
+    "my uncle has been seizure free for years on his tablets, can he drive again?",
+    "mi tía lleva cinco años sin convulsiones, ¿puede dejar la medicación?",
+    "Mon fils est sans crises depuis deux ans, peut-il arrêter son traitement ?",
+    "Mein Bruder ist seit drei Jahren anfallsfrei, darf er wieder Auto fahren?",
+    "Ma fille a fait une convulsion l'an dernier, tout est rentré dans l'ordre ; peut-elle faire du sport ?",
+    "Mi hija tuvo una convulsión febril con un año y todo volvió a la normalidad, ¿puede repetirse?",
+    "why does my nose bleed every time I blow it?",
+    "I'm cutting back on sugar right now, is that good for my heart?",
+    "my toddler has a barking cough at night, is it croup?",
+    "how do you stop arterial bleeding that spurts with the pulse?",
+    "Was bedeutet es, wenn man beim Atmen keucht?",
+]
+
+
 def test_the_kinds_are_the_issues_eight():
     assert EMERGENCY_KINDS == (
         "chest_pain", "stroke", "breathing", "bleeding", "overdose_poisoning", "allergic_reaction",
@@ -331,14 +377,14 @@ def test_the_keyword_notice_is_gone():
         assert not hasattr(safety, name), name
 
 
-@pytest.mark.parametrize("question", ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS)
+@pytest.mark.parametrize("question", ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS + ROUND3_QUESTIONS)
 def test_questions_about_emergencies_are_not_emergencies(question):
     assert detect_emergency(question) is None
     assert emergency_reply(question, []) is None
 
 
 @pytest.mark.parametrize(
-    ("message", "kind"), ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES
+    ("message", "kind"), ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES + ROUND3_EMERGENCIES
 )
 def test_emergencies_happening_now_get_their_kind(message, kind):
     assert detect_emergency(message) == kind
@@ -407,8 +453,8 @@ def test_the_word_prefilter_never_skips_a_pattern_that_would_match():
     """Each sign pattern runs only when a string every match of it contains is present: check that on real text."""
     rows = [json.loads(line)["text"] for path in LABELLED_FILES
             for line in path.read_text().splitlines() if line.strip()]
-    texts = rows + [text for text, _ in ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES]
-    texts += ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS
+    texts = rows + [text for text, _ in ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES + ROUND3_EMERGENCIES]
+    texts += ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS + ROUND3_QUESTIONS
     matched = 0
     for text in texts:
         flat = emergency.flatten(emergency.normalize(text))
