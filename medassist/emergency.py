@@ -6,7 +6,8 @@ each a list of regular expressions a reviewer can read:
    English, Spanish, French or German? Lay and indirect descriptions count ("words all jumbled", "lips going blue",
    "took the whole pack", "can't wake him"). Each sign has a kind and a weight; the kind with the highest total
    wins (self-harm and overdose outrank the states they cause). A sign inside an if-clause does not count (up to
-   its "but": "sorry if this is silly but my chest ..."; a hedge such as "not sure if" is no if-clause).
+   its "but": "sorry if this is silly but my chest ..."; a hedge such as "not sure if" is no if-clause), nor does
+   one named only to be denied ("no chest pain", "not suicidal", "keine Atemnot").
 2. Framing: a text with a sign is an emergency UNLESS its framing clearly says it is not happening now: exam, quiz,
    essay or fiction; past and resolved or historical ("last year", "in 2015", "it went away", "they said it was
    reflux", "got 3 stitches", "on Sunday") unless it is back now or still going on; recurring or long-standing
@@ -301,9 +302,16 @@ def _hypothetical_spans(window: str, flat: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _negated(flat: str, start: int) -> bool:
+    """Whether the sign at `start` is named only to be denied ("no chest pain", "not suicidal", "keine Atemnot"):
+    the words just before it end in a negation (P.FRAMING's NEGATED). A sign that holds its own negation ("not
+    breathing", "no puede respirar") starts at it, so it is never denied this way."""
+    return bool(_F["NEGATED"].search(flat, max(0, start - 40), start))
+
+
 def sign_scores(window: str, flat: str) -> dict[str, int]:
-    """Kind -> total weight of the signs in `window` (each counted once) that are not inside an if-clause
-    or other hypothetical. A pattern runs only when one of the strings every match of it contains is present."""
+    """Kind -> total weight of the signs in `window` (each counted once) that are not denied ("no chest pain")
+    and not inside an if-clause or other hypothetical. A pattern runs only when one of the strings every match of it contains is present."""
     spans: list[tuple[int, int]] | None = None
     scores: dict[str, int] = {}
     strong: set[str] = set()
@@ -314,6 +322,8 @@ def sign_scores(window: str, flat: str) -> dict[str, int]:
         for match in pattern.finditer(flat):
             if spans is None:
                 spans = _hypothetical_spans(window, flat)
+            if _negated(flat, match.start()):
+                continue
             if not any(lo <= match.start() <= hi for lo, hi in spans):
                 scores[kind] = scores.get(kind, 0) + weight
                 if weight >= 2:

@@ -61,7 +61,7 @@ SHORT_FIXES = {
     "blod": "blood", "alot": "a lot", "pian": "pain", "kil": "kill", "cnt": "cant", "wnt": "want", "dnt": "dont",
     "tonite": "tonight", "2nite": "tonight", "plz": "please", "pls": "please", "halp": "help", "hlp": "help", "u": "you",
     "ur": "your", "bc": "because", "cuz": "because", "ded": "dead", "breth": "breath", "brethe": "breathe",
-    "nich": "nicht", "nen": "einen", "grad": "gerade", "jsuis": "je suis", "chui": "je suis", "luf": "luft",
+    "nich": "nicht", "nen": "einen", "ner": "einer", "grad": "gerade", "jsuis": "je suis", "chui": "je suis", "luf": "luft",
     "bocoup": "beaucoup", "boucoup": "beaucoup", "jveux": "je veux", "jviens": "je viens", "jpeux": "je peux",
     "jarrive": "j arrive", "jai": "j ai", "jen": "j en", "q": "que", "xq": "porque", "pq": "porque",
 }

@@ -364,6 +364,52 @@ ROUND3_QUESTIONS = [
 ]
 
 
+# The classes of phrasing the third fresh file found (issue 12, fourth round), each in the four languages: written
+# for these tests, none of them in a labelled file. A sign named only to be denied is no sign; a negation elsewhere
+# in the message does not hide one.
+ROUND4_EMERGENCIES = [
+    ("No, he's not breathing!", "breathing"),
+    ("no one is home and I'm bleeding a lot from my leg", "bleeding"),
+    ("I don't know what to do, crushing pain in my chest for 20 minutes", "chest_pain"),
+    ("nobody is answering and she took all her pills an hour ago", "overdose_poisoning"),
+    ("No sé qué hacer, mi padre no puede respirar", "breathing"),
+    ("Je ne sais pas quoi faire, il ne respire plus", "breathing"),
+    ("Keine Ahnung was los ist, er krampft seit fünf Minuten", "unconscious_seizure"),
+    # wheezing, then drowsy or not answering
+    ("my son's been wheezing all evening and now he's drowsy and not answering properly", "breathing"),
+    ("mi hija tiene sibilancias y ahora está adormilada y no contesta", "unconscious_seizure"),  # a tie: not answering first
+    ("il siffle en respirant et maintenant il est somnolent, il ne répond plus", "breathing"),
+    ("Er keucht und ist jetzt ganz benommen, antwortet kaum", "breathing"),
+    # something from under the sink; insulin twice, then unwell
+    ("my toddler drank something from under the sink and is drooling", "overdose_poisoning"),
+    ("mi hijo se ha bebido algo de debajo del fregadero", "overdose_poisoning"),
+    ("mon fils a bu un produit sous l'évier", "overdose_poisoning"),
+    ("Mein Kind hat was aus dem Putzschrank getrunken", "overdose_poisoning"),
+    ("I injected my insulin twice by mistake and now I'm shaky and confused", "overdose_poisoning"),
+    ("me puse doble dosis de insulina y estoy mareado y sudando", "overdose_poisoning"),
+    # a farewell
+    ("won't be around much longer, just wanted to say thank you", "suicide_self_harm"),
+    ("my friend sent a goodbye message and now she isn't answering her phone", "suicide_self_harm"),
+    ("mi hermano me mandó un mensaje de despedida y no contesta", "suicide_self_harm"),
+    ("Mein Freund hat mir eine Abschiedsnachricht geschickt und geht nicht ran", "suicide_self_harm"),
+    # bleeding on a blood thinner
+    ("my dad is on warfarin and his nose has been bleeding for an hour", "bleeding"),
+    ("mi madre toma sintrom y lleva una hora sangrando por la nariz", "bleeding"),
+    ("mon père prend du Previscan et saigne du nez depuis une heure", "bleeding"),
+]
+ROUND4_QUESTIONS = [
+    "No chest pain, no shortness of breath, just a tickly cough. Should I see a GP?",
+    "Not suicidal at all, just exhausted from work. Any tips for sleep?",
+    "No tengo ideas suicidas, solo estoy triste últimamente. ¿Es depresión?",
+    "Pas de douleur thoracique, juste des palpitations après le café. C'est grave ?",
+    "Keine Atemnot, nur Schnupfen seit gestern. Muss ich zum Arzt?",
+    "No seizures for three years now. Can I ask about stopping my tablets?",
+    "No weakness or slurred speech, just a headache from screens. Tips?",
+    "is it safe to take ibuprofen while on warfarin?",
+    "what's the antidote if someone takes too much insulin?",
+]
+
+
 def test_the_kinds_are_the_issues_eight():
     assert EMERGENCY_KINDS == (
         "chest_pain", "stroke", "breathing", "bleeding", "overdose_poisoning", "allergic_reaction",
@@ -377,14 +423,14 @@ def test_the_keyword_notice_is_gone():
         assert not hasattr(safety, name), name
 
 
-@pytest.mark.parametrize("question", ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS + ROUND3_QUESTIONS)
+@pytest.mark.parametrize("question", ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS + ROUND3_QUESTIONS + ROUND4_QUESTIONS)
 def test_questions_about_emergencies_are_not_emergencies(question):
     assert detect_emergency(question) is None
     assert emergency_reply(question, []) is None
 
 
 @pytest.mark.parametrize(
-    ("message", "kind"), ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES + ROUND3_EMERGENCIES
+    ("message", "kind"), ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES + ROUND3_EMERGENCIES + ROUND4_EMERGENCIES
 )
 def test_emergencies_happening_now_get_their_kind(message, kind):
     assert detect_emergency(message) == kind
@@ -453,8 +499,8 @@ def test_the_word_prefilter_never_skips_a_pattern_that_would_match():
     """Each sign pattern runs only when a string every match of it contains is present: check that on real text."""
     rows = [json.loads(line)["text"] for path in LABELLED_FILES
             for line in path.read_text().splitlines() if line.strip()]
-    texts = rows + [text for text, _ in ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES + ROUND3_EMERGENCIES]
-    texts += ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS + ROUND3_QUESTIONS
+    texts = rows + [text for text, _ in ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES + ROUND3_EMERGENCIES + ROUND4_EMERGENCIES]
+    texts += ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS + ROUND3_QUESTIONS + ROUND4_QUESTIONS
     matched = 0
     for text in texts:
         flat = emergency.flatten(emergency.normalize(text))
