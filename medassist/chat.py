@@ -116,6 +116,13 @@ def render_sources(hits: list[Hit]) -> str:
     return f"\n\n{SOURCES_HEADING}\n{cards}"
 
 
+def as_text(reply: Reply) -> str:
+    """A reply as plain text: its text so far, then once done its sources listed under it and the disclaimer."""
+    if reply.done and reply.sources:
+        return reply.text.removesuffix(DISCLAIMER) + render_sources(reply.sources) + DISCLAIMER
+    return reply.text
+
+
 _DONE = object()
 
 
@@ -304,10 +311,7 @@ class ChatEngine:
     ) -> Iterator[str]:
         """`turn` as plain text, growing as it streams: the answer, its sources listed under it, the disclaimer."""
         for reply in self.turn(message, history, settings, stats):
-            if reply.done and reply.sources:
-                yield reply.text.removesuffix(DISCLAIMER) + render_sources(reply.sources) + DISCLAIMER
-            else:
-                yield reply.text
+            yield as_text(reply)
 
     def reply(self, message: str, history: Iterable[Pair | dict[str, Any]] | None = None, settings: GenerationSettings | None = None) -> str:
         """The complete decorated answer (the last value `respond` yields)."""

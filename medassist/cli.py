@@ -165,7 +165,18 @@ def _print_streamed(texts) -> str:
     return final
 
 
+def _recorded(replies, shown: list):
+    """The replies of a turn as text, each kept in `shown` (the last one) as it is printed."""
+    from .chat import as_text
+
+    for reply in replies:
+        shown[:] = [reply]
+        yield as_text(reply)
+
+
 def cmd_chat(args: argparse.Namespace) -> None:
+    from .chat import render_sources
+
     engine, settings = _chat_engine(args)
     print(f"MedAssist chat: {engine.description}. /reset starts over; /exit, Ctrl-D or Ctrl-C quits; "
           "Ctrl-C during an answer stops it.")
@@ -185,10 +196,11 @@ def cmd_chat(args: argparse.Namespace) -> None:
             print("(conversation cleared)")
             continue
         sys.stdout.write("medassist> ")
+        shown: list = []  # the last reply printed: its sources go under an answer cut short by Ctrl-C
         try:
-            answer = _print_streamed(engine.respond(message, history, settings))
+            answer = _print_streamed(_recorded(engine.turn(message, history, settings), shown))
         except KeyboardInterrupt:
-            print("\n(stopped)")
+            print(_plain(render_sources(shown[-1].sources)) if shown else "", "\n(stopped)", sep="")
             continue
         if message.strip():  # kept even when refused: an emergency in it keeps the conversation in emergency mode
             history.append((message, answer))

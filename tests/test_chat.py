@@ -257,3 +257,36 @@ def test_cli_ask_streams_an_answer_and_reports_a_bad_adapter_cleanly(tiny_adapte
     assert capsys.readouterr().out.rstrip().endswith(_plain(DISCLAIMER).strip())  # Markdown stripped for the terminal
     assert main(["ask", "What is asthma?", "--adapter", str(tmp_path / "missing")]) == 2
     assert "adapter directory not found" in capsys.readouterr().err
+
+
+def test_cli_chat_stopped_by_ctrl_c_still_lists_the_sources_of_what_it_showed(tiny_adapter, monkeypatch, capsys):
+    """Ctrl-C lands while an answer streams (here: as its third piece is printed); the words already on screen were
+    generated from retrieved cards, so those cards are listed under them before "(stopped)"."""
+    from medassist import cli
+    from medassist.chat import SOURCES_HEADING
+
+    typed = iter(["What is the first-line treatment for an acute asthma attack?"])
+
+    def read_line() -> str:
+        try:
+            return next(typed)
+        except StopIteration:
+            raise EOFError from None
+
+    plain, calls = cli._plain, []
+
+    def plain_then_ctrl_c(text: str) -> str:
+        calls.append(text)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return plain(text)
+
+    monkeypatch.setattr("builtins.input", read_line)
+    monkeypatch.setattr(cli, "_plain", plain_then_ctrl_c)
+    assert cli.main(["chat", "--adapter", str(tiny_adapter), "--max-new-tokens", "40", "--temperature", "0.7"]) == 0
+    out = capsys.readouterr().out
+    answer = out.split("medassist> ", 1)[1]
+    assert "(stopped)" in answer and DISCLAIMER.strip() not in answer
+    shown, sources = answer.split(SOURCES_HEADING, 1)
+    assert shown.strip(), "some generated text was on screen before Ctrl-C"
+    assert "[1] " in sources and sources.index("[1] ") < sources.index("(stopped)")
