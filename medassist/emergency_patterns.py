@@ -121,7 +121,7 @@ DISCOUNTS = {
     "overdose_poisoning": (r"\b((didnt|did not|hasnt|has not|not) (swallow|swallowed|eat|eaten|drink|drunk|take|taken|"
                            r"touch)|spat (it )?out|no (se )?(lo|la) (trago|ha tragado)|n a pas avale|"
                            r"nicht (geschluckt|verschluckt))\b"),
-    "chest_pain": r"\b((?<!like )heartburn|reflux|pulled (a )?muscle|costochondritis|chestinfection|coughing|cough)\b",
+    "chest_pain": r"\b((?<!like )heartburn(?! ~4(wont|not|doesnt|isnt|like this))|reflux|pulled (a )?muscle|costochondritis|chestinfection|coughing|cough)\b",
 }
 
 # Framing cues (medassist.emergency decides with them whether a sign is happening now), "NAME pattern" lines

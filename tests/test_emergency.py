@@ -410,6 +410,35 @@ ROUND4_QUESTIONS = [
 ]
 
 
+# The classes of phrasing the fourth fresh file found (issue 12, fifth round), in the four languages where they apply.
+ROUND5_EMERGENCIES = [
+    ("my husband's heartburn won't go away with the antacids and he's grey and sweaty", "chest_pain"),
+    ("tengo acidez que no se me quita con almax y estoy sudando, me duele el hombro izquierdo", "chest_pain"),
+    ("Sodbrennen, das nicht weggeht, und ich schwitze, linke Schulter tut weh", "chest_pain"),
+    ("I took my Humalog twice by accident and now I'm shaky and sweaty", "overdose_poisoning"),
+    ("he mixed xanax with a bottle of vodka and can barely keep his eyes open", "overdose_poisoning"),
+    ("j'ai pris mes cachets deux fois ce matin, la tête me tourne", "overdose_poisoning"),
+    ("started amoxicillin an hour ago and now my voice is hoarse and I feel faint", "allergic_reaction"),
+    ("a man at the station just collapsed and he's jerking all over", "unconscious_seizure"),
+    ("mi bebé gime con cada respiración y se le marcan las costillas", "breathing"),
+    ("Mein Baby stöhnt bei jedem Atemzug und die Rippen ziehen sich ein", "breathing"),
+    ("the tea towel is soaked through and it's still spurting", "bleeding"),
+    ("gave my cat to my sister and sorted my will, it's easier for everyone if I'm gone", "suicide_self_harm"),
+    ("He regalado mi perro y escrito cartas. Ya no me vais a ver más", "suicide_self_harm"),
+    ("J'ai écrit des lettres à mes enfants, ce sera plus simple pour tout le monde", "suicide_self_harm"),
+    ("Ich habe meine Katze weggegeben und alles geregelt, ist besser so für alle", "suicide_self_harm"),
+    ("I'm sitting on the bridge railing right now", "suicide_self_harm"),
+]
+ROUND5_QUESTIONS = [
+    "no chest pain, no dizziness, just a racing heart after coffee. is that normal?",
+    "Dans la série que je regarde, un personnage fait un AVC. C'est réaliste ?",
+    "Bin vor Jahren beim Blutabnehmen umgekippt, seitdem nie wieder. Muss ich das sagen?",
+    "what happens if you take your insulin twice by mistake?",
+    "we're rehoming our dog because of my allergy, any tips?",
+    "I've written my will and sorted my affairs now that I'm 70, what else should I plan?",
+]
+
+
 def test_the_kinds_are_the_issues_eight():
     assert EMERGENCY_KINDS == (
         "chest_pain", "stroke", "breathing", "bleeding", "overdose_poisoning", "allergic_reaction",
@@ -423,14 +452,14 @@ def test_the_keyword_notice_is_gone():
         assert not hasattr(safety, name), name
 
 
-@pytest.mark.parametrize("question", ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS + ROUND3_QUESTIONS + ROUND4_QUESTIONS)
+@pytest.mark.parametrize("question", ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS + ROUND3_QUESTIONS + ROUND4_QUESTIONS + ROUND5_QUESTIONS)
 def test_questions_about_emergencies_are_not_emergencies(question):
     assert detect_emergency(question) is None
     assert emergency_reply(question, []) is None
 
 
 @pytest.mark.parametrize(
-    ("message", "kind"), ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES + ROUND3_EMERGENCIES + ROUND4_EMERGENCIES
+    ("message", "kind"), ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES + ROUND3_EMERGENCIES + ROUND4_EMERGENCIES + ROUND5_EMERGENCIES
 )
 def test_emergencies_happening_now_get_their_kind(message, kind):
     assert detect_emergency(message) == kind
@@ -499,8 +528,8 @@ def test_the_word_prefilter_never_skips_a_pattern_that_would_match():
     """Each sign pattern runs only when a string every match of it contains is present: check that on real text."""
     rows = [json.loads(line)["text"] for path in LABELLED_FILES
             for line in path.read_text().splitlines() if line.strip()]
-    texts = rows + [text for text, _ in ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES + ROUND3_EMERGENCIES + ROUND4_EMERGENCIES]
-    texts += ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS + ROUND3_QUESTIONS + ROUND4_QUESTIONS
+    texts = rows + [text for text, _ in ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES + ROUND3_EMERGENCIES + ROUND4_EMERGENCIES + ROUND5_EMERGENCIES]
+    texts += ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS + ROUND3_QUESTIONS + ROUND4_QUESTIONS + ROUND5_QUESTIONS
     matched = 0
     for text in texts:
         flat = emergency.flatten(emergency.normalize(text))
