@@ -4,7 +4,8 @@
         [--data-dir tests/data] [--repeats 5]
 
 The headline is the NEWEST fresh file (by default the last of tests/data/emergency_messages_fresh*.jsonl in number
-order, now split "fresh2"): messages written after the rules were frozen and scored once. Every other labelled file
+order): messages written after the rules were frozen and scored once. Its first score is also kept in
+bench/results/emergency_first_scores.json, which later runs never overwrite (the next round of rules learns from it). Every other labelled file
 is development data, reported separately and labelled as such: the old file (splits "dev" and "holdout") and each
 earlier fresh file (split "fresh"), all read while the rules were written; their figures say how well the rules fit
 what they were written against, not how well they generalise. For each set: recall on emergencies and
@@ -17,7 +18,7 @@ Keys of bench/results/emergency_detector.json:
     command          the command line that produced it
     data             {"headline": path, "development": {name: path}} (name: the splits a file holds, "dev+holdout")
     scan_chars       the detector's SCAN_CHARS (longer text: its first and last halves are examined)
-    headline         the headline set's name ("fresh2")
+    headline         the headline set's name ("fresh5")
     headline_report  report for the headline set
     development      report for all development sets together
     development_sets {name: report} for each development file
@@ -48,6 +49,7 @@ from record import ROOT, command_line, write_result
 from medassist.emergency import EMERGENCY_KINDS, SCAN_CHARS, detect_emergency
 
 TARGETS = {"recall": 0.97, "recall_per_language": 0.9, "false_positive_rate": 0.05}
+FIRST_SCORES = "emergency_first_scores.json"  # beside --out: each fresh file's first score, never overwritten
 FILLER = (
     "I have been reading about sleep, diet and exercise for a school project, and I keep notes on what each "
     "article says about habits, routines and how people change them over a term. "
@@ -211,6 +213,7 @@ def main() -> None:
         "cpu": platform.processor() or platform.machine(),
     }
 
+    first_scores = record_first_score(Path(args.out).with_name(FIRST_SCORES), headline_name, headline)
     print_report(f"HEADLINE {headline_name} ({relative(headline_path)}, scored once)", headline)
     print_report(f"DEVELOPMENT ({', '.join(development_sets)}: read while the rules were written)", development)
     for name, figures in development_sets.items():
@@ -218,9 +221,24 @@ def main() -> None:
     print(f"time per message: {result['timing']['labelled_messages']}")
     for name, figures in stress.items():
         print(f"  {name:<30} {figures}")
+    print("first score of each fresh file, the rules frozen before it was written:",
+          ", ".join(f"{name} recall {row['recall']['value']:.3f} FPR {row['false_positive_rate']['value']:.3f}"
+                    for name, row in first_scores.items()))
     print(f"targets on {headline_name}: {met}")
     write_result(result, args.out)
     sys.exit(0 if all(met.values()) else 1)
+
+
+def record_first_score(path: Path, name: str, headline: dict[str, Any]) -> dict[str, Any]:
+    """The first score of each fresh file, kept in `path` (FIRST_SCORES): a file is scored once, before any rule is
+    written from it, and later runs (whose rules may have learnt from it) never overwrite that score."""
+    scores = json.loads(path.read_text()) if path.is_file() else {}
+    if name not in scores:
+        scores[name] = {"recall": headline["recall"], "false_positive_rate": headline["false_positive_rate"],
+                        "recall_per_language": {lang: row["recall"] for lang, row in sorted(headline["per_language"].items())},
+                        "missed": headline["missed"], "false_positives": headline["false_positives"]}
+        write_result(scores, path)
+    return scores
 
 
 def fmt(figure: dict[str, Any]) -> str:

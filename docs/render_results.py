@@ -251,7 +251,12 @@ def emergency() -> str:
             f"data the rules were written against ({development['messages']} messages) recall is "
             f"{development['recall']['value']:.3f} and the false-positive rate {development['false_positive_rate']['value']:.3f}: "
             f"fit, not generalisation. Time per message: mean {timing['mean_ms']:.2f} ms, p99 {timing['p99_ms']:.2f} ms; "
-            f"a {longest['chars']:,}-character message {longest['mean_ms']:.0f} ms.\n")
+            f"a {longest['chars']:,}-character message {longest['mean_ms']:.0f} ms.\n\n"
+            "Each fresh file was scored once before any rule was written from it; its first score is kept in "
+            "`bench/results/emergency_first_scores.json` and later rounds of rules were fixed against it: "
+            + "; ".join(f"{name} recall {row['recall']['value']:.3f} ({row['recall']['k']}/{row['recall']['n']}), "
+                        f"false-positive rate {row['false_positive_rate']['value']:.3f}"
+                        for name, row in _read(BENCH / "emergency_first_scores.json").items()) + ".\n")
 
 
 RENDERERS: dict[str, Callable[[], str]] = {
