@@ -117,7 +117,7 @@ class ServeConfig:
 
     adapter: str = "medical_lora_adapter"  # a directory; without adapter_config.json the base model is served
     base: str | None = None  # default: the base the adapter records
-    backend: str = "hf"  # a name in medassist.backends.BACKENDS
+    backend: str = "hf-batched"  # a name in medassist.backends.BACKENDS; batched: concurrent users decode together
     queue_size: int = 32  # requests that may wait; past it Gradio refuses new ones with "queue is full"
     max_message_chars: int = 2000
     context_tokens: int = 2048  # bounds prompt processing time on 2 CPU cores; the model itself allows more

@@ -44,7 +44,7 @@ visage blutet bewusstlos krampft geschluckt tabletten umbringen schwillt schmerz
 schlaganfall lippen verschluckt suddenly sweating antidepressants daughter husband stopping squeeze struggling
 breathless consciousness minutes speaking talking bottle chest tonight weird moving respond quiero hablar muchisimo
 torcida beaucoup arrive repond reagiert umgekippt ahogando atragantado hinchado desmayada kriegt schluckt bouche gorge
-cachets morirme lengua convulsiona everywhere
+cachets morirme lengua convulsiona everywhere instead accidentally
 """.split()
 # Real words one edit from a keyword, never "corrected" (found by running the corrector over medical text).
 KEEP_WORDS = set("""
@@ -61,7 +61,7 @@ SHORT_FIXES = {
     "blod": "blood", "alot": "a lot", "pian": "pain", "kil": "kill", "cnt": "cant", "wnt": "want", "dnt": "dont",
     "tonite": "tonight", "2nite": "tonight", "plz": "please", "pls": "please", "halp": "help", "hlp": "help", "u": "you",
     "ur": "your", "bc": "because", "cuz": "because", "ded": "dead", "breth": "breath", "brethe": "breathe",
-    "nich": "nicht", "nen": "einen", "ner": "einer", "grad": "gerade", "jsuis": "je suis", "chui": "je suis", "luf": "luft",
+    "nich": "nicht", "nen": "einen", "ner": "einer", "kms": "kill myself", "kmsf": "kill myself", "grad": "gerade", "jsuis": "je suis", "chui": "je suis", "luf": "luft",
     "bocoup": "beaucoup", "boucoup": "beaucoup", "jveux": "je veux", "jviens": "je viens", "jpeux": "je peux",
     "jarrive": "j arrive", "jai": "j ai", "jen": "j en", "q": "que", "xq": "porque", "pq": "porque",
 }

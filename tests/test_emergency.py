@@ -439,6 +439,40 @@ ROUND5_QUESTIONS = [
 ]
 
 
+# The classes of phrasing the fifth fresh file found (issue 12, sixth round).
+ROUND6_EMERGENCIES = [
+    ("gonna kms tonight, got everything ready", "suicide_self_harm"),
+    ("I've decided to end it tonight", "suicide_self_harm"),
+    ("He decidido acabar con todo esta noche", "suicide_self_harm"),
+    ("j'ai décidé d'en finir, tout est prêt", "suicide_self_harm"),
+    ("Ich habe beschlossen, heute Nacht Schluss zu machen", "suicide_self_harm"),
+    ("standing on the roof of the car park, what's the point anymore", "suicide_self_harm"),
+    ("won't be around after tonight, thank you for everything", "suicide_self_harm"),
+    ("Meine Schwester hat 'lebt wohl' geschrieben und geht nicht ans Handy", "suicide_self_harm"),
+    ("my dad just coughed up a mouthful of bright red blood", "bleeding"),
+    ("mi madre está vomitando mucha sangre", "bleeding"),
+    ("il crache plein de sang depuis tout à l'heure", "bleeding"),
+    ("Er hustet hellrotes Blut, viel davon", "bleeding"),
+    ("the blood pumps out every time I let go of the cut", "bleeding"),
+    ("took my wife's heart tablets by mistake and now I feel faint and my pulse is slow", "overdose_poisoning"),
+    ("mi abuela tomó las pastillas de otro por error y está muy mareada", "overdose_poisoning"),
+    ("Meine Mutter versteht nicht mehr, was ich sage, und ihr Mund hängt", "stroke"),
+    ("my husband suddenly doesn't understand what I'm saying", "stroke"),
+]
+ROUND6_QUESTIONS = [
+    "I'm not having any thoughts of hurting myself, I just can't sleep. Tips?",
+    "my brother coughs up a little blood-streaked phlegm with his bronchitis every winter, should he see someone?",
+    "what should you do if you take someone else's tablets by mistake?",
+    "We've decided to end our lease early, how do I tell my landlord?",
+]
+
+# Every message written in this file, by class.
+ALL_QUESTIONS = (ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS
+                 + ROUND3_QUESTIONS + ROUND4_QUESTIONS + ROUND5_QUESTIONS + ROUND6_QUESTIONS)
+ALL_EMERGENCIES = (ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES
+                   + ROUND3_EMERGENCIES + ROUND4_EMERGENCIES + ROUND5_EMERGENCIES + ROUND6_EMERGENCIES)
+
+
 def test_the_kinds_are_the_issues_eight():
     assert EMERGENCY_KINDS == (
         "chest_pain", "stroke", "breathing", "bleeding", "overdose_poisoning", "allergic_reaction",
@@ -452,14 +486,14 @@ def test_the_keyword_notice_is_gone():
         assert not hasattr(safety, name), name
 
 
-@pytest.mark.parametrize("question", ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS + ROUND3_QUESTIONS + ROUND4_QUESTIONS + ROUND5_QUESTIONS)
+@pytest.mark.parametrize("question", ALL_QUESTIONS)
 def test_questions_about_emergencies_are_not_emergencies(question):
     assert detect_emergency(question) is None
     assert emergency_reply(question, []) is None
 
 
 @pytest.mark.parametrize(
-    ("message", "kind"), ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES + ROUND3_EMERGENCIES + ROUND4_EMERGENCIES + ROUND5_EMERGENCIES
+    ("message", "kind"), ALL_EMERGENCIES
 )
 def test_emergencies_happening_now_get_their_kind(message, kind):
     assert detect_emergency(message) == kind
@@ -528,8 +562,8 @@ def test_the_word_prefilter_never_skips_a_pattern_that_would_match():
     """Each sign pattern runs only when a string every match of it contains is present: check that on real text."""
     rows = [json.loads(line)["text"] for path in LABELLED_FILES
             for line in path.read_text().splitlines() if line.strip()]
-    texts = rows + [text for text, _ in ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES + ROUND3_EMERGENCIES + ROUND4_EMERGENCIES + ROUND5_EMERGENCIES]
-    texts += ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS + ROUND3_QUESTIONS + ROUND4_QUESTIONS + ROUND5_QUESTIONS
+    texts = rows + [text for text, _ in ALL_EMERGENCIES]
+    texts += ALL_QUESTIONS
     matched = 0
     for text in texts:
         flat = emergency.flatten(emergency.normalize(text))
