@@ -16,7 +16,7 @@ minutes on 2 cores) into outputs/bench-chat-adapter/ and reuses it on later runs
 Needs llama-cpp-python (pip install -e '.[bench]').
 
 Concurrent users ("concurrent" in the result), in a separate process holding one model, as a server does, so its
-peak RSS is the server's: 8 sessions arriving one every 0.5 s (staggered) and all at once (burst), served one at a
+peak RSS is the server's, grounded as the app serves (the top 3 cards in every prompt): 8 sessions arriving one every 0.5 s (staggered) and all at once (burst), served one at a
 time by the `hf` path and together by the `hf-batched` path (transformers' continuous batching), both on the same
 weights in the same run; "a user alone" (single-stream decode of each path); greedy agreement of batched vs
 single-stream answers on 10 prompts; how often greedy answers loop without the repetition penalty; and a sweep of
@@ -24,6 +24,12 @@ the number of slots. Greedy, repetition penalty 1.1 (the app's), --concurrent-ma
 
     .venv/bin/python bench/chat_latency.py --only concurrent [--adapter DIR]   # just this part (~4 minutes),
                                                                                 # merged into the existing result file
+
+Grounded speed ("grounded", issue 13): retrieval on a 10,000-card knowledge base (the Medical Meadow file in
+../shared/data plus our cards where present, otherwise our cards repeated as numbered copies): build time, index
+size, time per question; and time to first token with the top 3 cards in the prompt, hf and hf-batched backends.
+
+    .venv/bin/python bench/chat_latency.py --only grounded [--adapter DIR]     # just this part (~1 minute)
 """
 
 from __future__ import annotations
@@ -49,7 +55,10 @@ ROOT = Path(__file__).resolve().parents[1]
 from medassist.backends import StreamStats, load_model
 from medassist.batching import DEFAULT_SLOTS, BatchedHFBackend
 from medassist.chat import ChatEngine
-from medassist.config import GenerationSettings, load_profile
+from medassist.config import SAMPLE_FLASHCARDS, GenerationSettings, GroundingConfig, load_profile
+from medassist.data import clean, load_records
+from medassist.grounded_eval import QUESTIONS as GROUNDED_QUESTIONS
+from medassist.retrieval import MIN_CHARS, KnowledgeBase
 from medassist.prompts import end_of_turn_ids
 from medassist.config import EMBEDDED
 from medassist.gguf import embedded_gguf_path
@@ -63,6 +72,10 @@ QUESTIONS = [
     "What does the pancreas do?",
 ]
 TTFT_TARGET_S = 0.25
+KB_CARDS = 10_000  # issue 13: retrieval speed on a knowledge base of this many cards
+MEADOW = ROOT.parent / "shared" / "data" / "medical_meadow_wikidoc_patient_information.json"  # where present
+RETRIEVAL_TARGET_MS = 20.0
+GROUNDED_TTFT_TARGET_S = 0.5
 DECODE_TARGET_RATIO = 0.5
 
 
@@ -315,8 +328,10 @@ def concurrent_worker(args: argparse.Namespace) -> dict:
     model, tokenizer, source = load_model(args.adapter, args.base)
     stop_ids = end_of_turn_ids(tokenizer)
     backend = BatchedHFBackend(model, tokenizer, stop_ids, slots=args.slots)
-    batched = ChatEngine(backend, tokenizer)  # closed-book: the bare model, no knowledge base
-    serial = ChatEngine(backend.serial, tokenizer)  # the `hf` path on the same weights, one answer at a time
+    # Grounded as the app serves: the top 3 cards in every prompt (min_score 0: no question abstains)
+    kb, always = KnowledgeBase.load(), GroundingConfig(min_score=0.0)
+    batched = ChatEngine(backend, tokenizer, knowledge_base=kb, grounding=always)
+    serial = ChatEngine(backend.serial, tokenizer, knowledge_base=kb, grounding=always)  # the `hf` path, one at a time
     settings = GenerationSettings(temperature=0.0, max_new_tokens=args.concurrent_max_new_tokens, repetition_penalty=1.1)
     questions = CONCURRENT_QUESTIONS[:SESSIONS]
     sampled = GenerationSettings(max_new_tokens=args.concurrent_max_new_tokens)  # the app's: temperature 0.7, top_p 0.9
@@ -378,7 +393,7 @@ def concurrent_worker(args: argparse.Namespace) -> dict:
     sweep = {}
     for slots in SLOT_SWEEP:
         swept = BatchedHFBackend(model, tokenizer, stop_ids, slots=slots)
-        engine = ChatEngine(swept, tokenizer)
+        engine = ChatEngine(swept, tokenizer, knowledge_base=kb, grounding=always)
         session(engine, CONCURRENT_QUESTIONS[-1], settings, time.perf_counter())
         results = sessions(engine, (CONCURRENT_QUESTIONS * 2)[:slots], settings, 0.0)
         row = scenario_summary(results)
@@ -409,7 +424,8 @@ def concurrent_worker(args: argparse.Namespace) -> dict:
     }
     return dict(
         model=f"{source} + {args.adapter} (merged)" if args.adapter else source,
-        threads=args.threads, slots=args.slots, sessions=SESSIONS, stagger_s=STAGGER_S,
+        grounding="grounded: the top 3 cards in every prompt", threads=args.threads, slots=args.slots, sessions=SESSIONS,
+        stagger_s=STAGGER_S,
         max_new_tokens=args.concurrent_max_new_tokens,
         settings="greedy, repetition_penalty 1.1; 'sampled': the app's defaults (temperature 0.7, top_p 0.9, penalty 1.1)",
         cache_tokens=backend.cache_tokens, page_size=backend.page_size, max_batch_tokens=backend.max_batch_tokens,
@@ -418,6 +434,85 @@ def concurrent_worker(args: argparse.Namespace) -> dict:
         alone=alone_figures, scenarios=scenarios, ratios=ratios, agreement=agree,
         repetition_without_penalty=loops, first_answer=examples, slot_sweep=sweep, targets=targets,
     )
+
+
+def knowledge_base_cards(n: int) -> tuple[list[tuple[str, str]], str]:
+    """n cards: the Medical Meadow file plus ours where ../shared/data is present, topped up with ours repeated,
+    each copy told apart by a number (identical cards would be dropped as duplicates)."""
+    sources = [str(MEADOW)] if MEADOW.is_file() else []
+    rows = [row for source in [*sources, SAMPLE_FLASHCARDS] for row in load_records(source)]
+    rows, _ = clean(rows, MIN_CHARS)
+    cards = [(row["question"], row["answer"]) for row in rows][:n]
+    ours = [(row["question"], row["answer"]) for row in clean(load_records(SAMPLE_FLASHCARDS), MIN_CHARS)[0]]
+    copy = 0
+    while len(cards) < n:
+        question, answer = ours[copy % len(ours)]
+        cards.append((question, f"{answer} (copy {copy // len(ours) + 1})"))
+        copy += 1
+    described = (f"{MEADOW.name} + the shipped cards" if sources else "the shipped cards") + f", topped up to {n} with numbered copies"
+    return cards, described
+
+
+def grounded_part(args: argparse.Namespace, adapter: Path | None) -> dict:
+    """Issue 13's speed targets: retrieval on a 10,000-card knowledge base (build time, size, time per question), and
+    time to first token with 3 sources in the prompt, for the hf and hf-batched backends (system prompt cached)."""
+    torch.set_num_threads(args.threads)
+    cards, described = knowledge_base_cards(KB_CARDS)
+    questions = [json.loads(line)["question"] for line in GROUNDED_QUESTIONS.read_text().splitlines() if line.strip()]
+    with tempfile.TemporaryDirectory() as cache:
+        started = time.perf_counter()
+        kb = KnowledgeBase.from_cards(cards, cache=Path(cache))
+        build_s = time.perf_counter() - started
+        index_bytes = sum(f.stat().st_size for f in Path(cache).rglob("*") if f.is_file())
+        started = time.perf_counter()
+        KnowledgeBase.from_cards(cards, cache=Path(cache))
+        reload_s = time.perf_counter() - started
+    for question in questions[:10]:  # warm-up
+        kb.search(question, k=3)
+    times_ms = []
+    for _ in range(3):
+        for question in questions:
+            started = time.perf_counter()
+            kb.search(question, k=3)
+            times_ms.append((time.perf_counter() - started) * 1000)
+    retrieval = dict(cards=len(kb), source=described, build_s=build_s, reload_from_cache_s=reload_s,
+                     index_mb=index_bytes / 1e6, questions=len(questions), searches=len(times_ms),
+                     mean_ms=statistics.mean(times_ms), p95_ms=percentile(times_ms, 0.95), max_ms=max(times_ms))
+    print(f"retrieval: {len(kb)} cards ({described}); index built in {build_s:.1f} s, {index_bytes / 1e6:.1f} MB, "
+          f"reloaded from cache in {reload_s:.2f} s; search mean {retrieval['mean_ms']:.2f} ms, p95 {retrieval['p95_ms']:.2f} ms",
+          flush=True)
+
+    # Time to first token with the top 3 cards in the prompt: min_score 0, so every question is answered from 3 sources
+    always = GroundingConfig(min_score=0.0)
+    greedy = GenerationSettings(temperature=0.0, max_new_tokens=16, repetition_penalty=1.1)
+    ttft: dict[str, dict] = {}
+    for backend in ("hf", "hf-batched"):
+        engine = ChatEngine.load(adapter, backend=backend, grounding=always)
+        runs = []
+        for question in [*QUESTIONS[:1], *QUESTIONS]:  # the first is a warm-up
+            stats, reply, first = StreamStats(), None, None
+            started = time.perf_counter()  # retrieval and prompt building count: the user waits for them too
+            for reply in engine.turn(question, settings=greedy, stats=stats):
+                if first is None and reply.text:
+                    first = time.perf_counter() - started
+            assert reply is not None and len(reply.sources) == 3, f"expected 3 sources for {question!r}"
+            runs.append(dict(ttft_s=first, prompt_tokens=stats.prompt_tokens))
+        runs = runs[1:]
+        ttft[backend] = dict(ttft_p50_s=percentile([r["ttft_s"] for r in runs], 0.5), ttft_max_s=max(r["ttft_s"] for r in runs),
+                             prompt_tokens_mean=statistics.mean(r["prompt_tokens"] for r in runs), questions=len(runs))
+        print(f"TTFT with 3 sources, {backend}: p50 {ttft[backend]['ttft_p50_s']:.3f} s, max {ttft[backend]['ttft_max_s']:.3f} s, "
+              f"~{ttft[backend]['prompt_tokens_mean']:.0f} prompt tokens", flush=True)
+        if backend == "hf-batched":
+            engine.backend.close()
+    targets = {
+        f"retrieval <= {RETRIEVAL_TARGET_MS:.0f} ms per question on {KB_CARDS} cards (p95)": retrieval["p95_ms"] <= RETRIEVAL_TARGET_MS,
+        **{f"TTFT with 3 sources <= {GROUNDED_TTFT_TARGET_S} s ({name}, p50)": row["ttft_p50_s"] <= GROUNDED_TTFT_TARGET_S
+           for name, row in ttft.items()},
+    }
+    for name, met in targets.items():
+        print(f"  {'met  ' if met else 'MISSED'} {name}")
+    return dict(threads=args.threads, adapter=str(adapter) if adapter else None, retrieval=retrieval,
+                ttft_with_sources=ttft, settings="greedy, 16 new tokens, top 3 cards (min_score 0)", targets=targets)
 
 
 def replace_penalty(settings: GenerationSettings, penalty: float) -> GenerationSettings:
@@ -472,8 +567,8 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "chat_latency.json"))
-    parser.add_argument("--only", choices=["all", "concurrent"], default="all",
-                        help="concurrent: only the concurrent-users part, merged into the existing --out file")
+    parser.add_argument("--only", choices=["all", "concurrent", "grounded"], default="all",
+                        help="concurrent or grounded: only that part, merged into the existing --out file")
     parser.add_argument("--slots", type=int, default=DEFAULT_SLOTS,
                         help="answers the batched path decodes together")
     parser.add_argument("--concurrent-max-new-tokens", type=int, default=128)
@@ -482,6 +577,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.concurrent_worker:
         Path(args.concurrent_worker).write_text(json.dumps(concurrent_worker(args)))
+        return
+    if args.only == "grounded":
+        grounded = grounded_part(args, Path(args.adapter) if args.adapter else None)
+        out = Path(args.out)
+        result = json.loads(out.read_text()) if out.is_file() else {}
+        result["grounded"] = dict(command=command_line(), **grounded)
+        write_result(result, out)
         return
     if args.only == "concurrent":
         concurrent = run_concurrent(args, Path(args.adapter) if args.adapter else None)

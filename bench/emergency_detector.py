@@ -236,7 +236,7 @@ def record_first_score(path: Path, name: str, headline: dict[str, Any]) -> dict[
     if name not in scores:
         scores[name] = {"recall": headline["recall"], "false_positive_rate": headline["false_positive_rate"],
                         "recall_per_language": {lang: row["recall"] for lang, row in sorted(headline["per_language"].items())},
-                        "missed": headline["missed"], "false_positives": headline["false_positives"]}
+                        "missed": headline["missed"], "false_positives": headline["false_positives"], "report": headline}
         write_result(scores, path)
     return scores
 

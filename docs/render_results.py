@@ -259,9 +259,46 @@ def emergency() -> str:
                         for name, row in _read(BENCH / "emergency_first_scores.json").items()) + ".\n")
 
 
+def concurrent() -> str:
+    """Several users at once: the batched backend (the app's default) against one-at-a-time serving, same run."""
+    result = _read(BENCH / "chat_latency.json")["concurrent"]
+    scenarios, ratios = result["scenarios"], result["ratios"]
+    rows = [[name.replace("serial_hf", "one at a time (hf)").replace("batched", "batched (hf-batched)"),
+             f"{row['ttft_p50_s']:.2f}", f"{row['ttft_p95_s']:.2f}", f"{row['session_decode_tok_s_p50']:.1f}",
+             f"{row['aggregate_decode_tok_s']:.1f}", f"{row['peak_rss_gb']:.2f}"] for name, row in scenarios.items()]
+    agree = result["agreement"]
+    met = "; ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in result["targets"].items())
+    return (f"`{result['command']}`: {result['sessions']} sessions, {result['model']}, "
+            f"{result.get('grounding', 'closed-book')}, {result['settings']}, <= {result['max_new_tokens']} new tokens, "
+            f"{result['threads']} threads, {result['slots']} slots; staggered: one arrival every {result['stagger_s']} s, "
+            "burst: all at once:\n\n"
+            + _table(["scenario", "TTFT p50 (s)", "TTFT p95 (s)", "per-session tok/s", "aggregate tok/s", "peak RSS (GB)"], rows)
+            + f"\nA user alone: batched {result['alone']['batched']['decode_tok_s']:.1f} tok/s vs one-at-a-time "
+              f"{result['alone']['serial_hf']['decode_tok_s']:.1f} ({ratios['alone decode batched / serial']:.2f}x). "
+              f"Decode while all {result['sessions']} decode together: "
+              f"{ratios['burst decode while all 8 decode / single stream']:.2f}x a single stream. Greedy answers of the "
+              f"batched path equal the single-stream ones for {agree['identical']} of {agree['n']} prompts. Targets: {met}.\n")
+
+
+def grounded_speed() -> str:
+    """Issue 13's speed targets: retrieval on 10,000 cards and time to first token with 3 sources in the prompt."""
+    result = _read(BENCH / "chat_latency.json")["grounded"]
+    r = result["retrieval"]
+    rows = [[name, f"{row['ttft_p50_s']:.3f}", f"{row['ttft_max_s']:.3f}", f"{row['prompt_tokens_mean']:.0f}"]
+            for name, row in result["ttft_with_sources"].items()]
+    met = "; ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in result["targets"].items())
+    return (f"`{result['command']}`, {result['threads']} threads. Retrieval: {r['cards']:,} cards ({r['source']}); "
+            f"index built in {r['build_s']:.1f} s, {r['index_mb']:.1f} MB on disk, loaded from its cache in "
+            f"{r['reload_from_cache_s']:.2f} s; {r['searches']} searches ({r['questions']} questions x 3): mean "
+            f"{r['mean_ms']:.2f} ms, p95 {r['p95_ms']:.2f} ms, max {r['max_ms']:.2f} ms. Time to first token with the "
+            f"top 3 cards in the prompt ({result['settings']}; retrieval and prompt building included):\n\n"
+            + _table(["backend", "TTFT p50 (s)", "TTFT max (s)", "prompt tokens"], rows)
+            + f"\nTargets: {met}.\n")
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "adapter": adapter_metrics, "grounded": grounded, "emergency": emergency, "train-speed": train_speed, "eval-speed": eval_speed, "chat-speed": chat_speed,
-    "experiments": experiments, "reliability": reliability,
+    "experiments": experiments, "reliability": reliability, "concurrent": concurrent, "grounded-speed": grounded_speed,
 }
 
 
