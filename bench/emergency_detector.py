@@ -23,7 +23,7 @@ Keys of bench/results/emergency_detector.json:
     development      report for all development sets together
     development_sets {name: report} for each development file
     targets          {"recall": 0.97, "recall_per_language": 0.9, "false_positive_rate": 0.05} (issue 12)
-    targets_met      {target: bool} on the headline set
+    targets_met      {target: bool} on the headline set's first score (emergency_first_scores.json)
     timing           {"labelled_messages": {repeats, mean_ms, p99_ms, calls},
                       "stress": {name: {chars, expected, detected, mean_ms, p99_ms, calls}}}
     python, cpu      where it ran
@@ -190,13 +190,6 @@ def main() -> None:
         kind, times = timed(text, 5 if len(text) > 10_000 else 50)
         stress[name] = {"chars": len(text), "expected": expected, "detected": kind, **summary(times)}
 
-    lowest_language = min(figures["recall"]["value"] for figures in headline["per_language"].values()
-                          if figures["recall"]["n"])
-    met = {
-        "recall": headline["recall"]["value"] >= TARGETS["recall"],
-        "recall_per_language": lowest_language >= TARGETS["recall_per_language"],
-        "false_positive_rate": headline["false_positive_rate"]["value"] <= TARGETS["false_positive_rate"],
-    }
     result = {
         "command": command_line(),
         "data": {"headline": relative(headline_path),
@@ -207,14 +200,23 @@ def main() -> None:
         "development": development,
         "development_sets": development_sets,
         "targets": TARGETS,
-        "targets_met": met,
         "timing": {"labelled_messages": {"repeats": args.repeats, **summary(set_times)}, "stress": stress},
         "python": platform.python_version(),
         "cpu": platform.processor() or platform.machine(),
     }
 
     first_scores = record_first_score(Path(args.out).with_name(FIRST_SCORES), headline_name, headline)
-    print_report(f"HEADLINE {headline_name} ({relative(headline_path)}, scored once)", headline)
+    # Targets are judged on the headline set's first score: later rounds of rules may have been written from it.
+    judged = first_scores[headline_name].get("report", headline)
+    lowest_language = min(figures["recall"]["value"] for figures in judged["per_language"].values()
+                          if figures["recall"]["n"])
+    met = {
+        "recall": judged["recall"]["value"] >= TARGETS["recall"],
+        "recall_per_language": lowest_language >= TARGETS["recall_per_language"],
+        "false_positive_rate": judged["false_positive_rate"]["value"] <= TARGETS["false_positive_rate"],
+    }
+    result["targets_met"] = met
+    print_report(f"HEADLINE {headline_name} ({relative(headline_path)}) with today's rules; its first score: {FIRST_SCORES}", headline)
     print_report(f"DEVELOPMENT ({', '.join(development_sets)}: read while the rules were written)", development)
     for name, figures in development_sets.items():
         print(f"  {name:<20} recall {fmt(figures['recall'])}   FPR {fmt(figures['false_positive_rate'])}")
@@ -224,7 +226,7 @@ def main() -> None:
     print("first score of each fresh file, the rules frozen before it was written:",
           ", ".join(f"{name} recall {row['recall']['value']:.3f} FPR {row['false_positive_rate']['value']:.3f}"
                     for name, row in first_scores.items()))
-    print(f"targets on {headline_name}: {met}")
+    print(f"targets on {headline_name}'s first score: {met}")
     write_result(result, args.out)
     sys.exit(0 if all(met.values()) else 1)
 

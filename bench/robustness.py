@@ -12,8 +12,9 @@ Sections (SECTIONS maps each name to a function that measures it and returns its
   role-play, 100,000 characters, null bytes, bidi marks, emoji, HTML) through the embedded model with the
   adapter, greedy: cases, crashes and broken turns (both must be 0), and answers with no words of the model's own;
 - load: `python app.py` (embedded model + adapter) with 8 Gradio client sessions asking one question after
-  another for --seconds: completed requests, errors (must be 0), p50/p95 time to first token as the client
-  sees it (queueing behind the other sessions included); then queue size + 8 requests at once: the extra
+  another for --seconds, served by the default batched backend and then by `hf` (one answer at a time) in the
+  same run: completed requests, errors (must be 0), p50/p95 time to first token as the client sees it
+  (queueing included); then, on the default backend, queue size + 8 requests at once: the extra
   ones must get Gradio's queue-full error at once and the app must answer a request afterwards;
 - round_two: the fault classes of issue 16 (stalling histories, paths, broken adapters, changed resumes, settings,
   data edge cases, the history API, the order of checks): our cases in tests/reliability, run, counted per class.
@@ -43,8 +44,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the reliability cases live in tests/, which is not an installed package
 
+from medassist.batching import DEFAULT_SLOTS  # noqa: E402
 from medassist.chat import ChatEngine  # noqa: E402
-from medassist.config import GenerationSettings  # noqa: E402
+from medassist.config import GenerationSettings, ServeConfig  # noqa: E402
 from record import command_line, write_result  # noqa: E402
 from tests.reliability.hostile import hostile_messages, run_turn  # noqa: E402
 
@@ -151,7 +153,8 @@ def chat_section(args: argparse.Namespace) -> Figures:
 
 
 def load_section(args: argparse.Namespace) -> Figures:
-    """`app.py` under concurrent sessions, then a burst past its queue, through the Gradio client."""
+    """`app.py` under concurrent sessions, served by the default batched backend and then one answer at a time (the
+    `hf` backend), in the same run; then a burst past the default app's queue, through the Gradio client."""
     from app import EXAMPLES
     from tests.reliability.load import chat_sessions, queue_burst, running_app
 
@@ -161,14 +164,21 @@ def load_section(args: argparse.Namespace) -> Figures:
     else:
         empty = Path(tempfile.mkdtemp(prefix="no-adapter-"))  # an empty folder serves the base model alone
         env.update(MEDASSIST_ADAPTER=str(empty), MEDASSIST_BASE="embedded")
-    with tempfile.TemporaryDirectory() as folder, running_app(env, Path(folder) / "app.log") as url:
-        load = chat_sessions(url, EXAMPLES, sessions=args.sessions, seconds=args.seconds,
-                             max_new_tokens=args.load_max_new_tokens)
-        summary = load.summary()
-        print(f"  {summary['completed']} answers, {summary['errors']} errors; bursting the queue", flush=True)
-        burst = queue_burst(url, args.queue_size, EXAMPLES[0], extra=8, max_new_tokens=50)
+    backends: dict[str, dict] = {}
+    for backend in (ServeConfig.backend, "hf"):
+        with tempfile.TemporaryDirectory() as folder, running_app({**env, "MEDASSIST_BACKEND": backend},
+                                                                   Path(folder) / "app.log") as url:
+            load = chat_sessions(url, EXAMPLES, sessions=args.sessions, seconds=args.seconds,
+                                 max_new_tokens=args.load_max_new_tokens)
+            backends[backend] = load.summary()
+            print(f"  {backend}: {backends[backend]['completed']} answers, {backends[backend]['errors']} errors", flush=True)
+            if backend == ServeConfig.backend:
+                # DEFAULT_SLOTS answers run at once and queue_size wait: 8 more than both are refused
+                burst = queue_burst(url, args.queue_size, EXAMPLES[0], extra=DEFAULT_SLOTS + 8, max_new_tokens=50)
+    default = backends[ServeConfig.backend]
     return dict(
-        adapter=args.adapter or "none (embedded base)", **summary,
+        adapter=args.adapter or "none (embedded base)", **default, backend=ServeConfig.backend, backends=backends,
+        errors_all_backends=sum(figures["errors"] for figures in backends.values()),
         queue_size=args.queue_size, queue_submitted=burst["submitted"], queue_accepted=burst["accepted"],
         queue_refused=burst["refused"], queue_refusal_messages=burst["refusal_messages"],
         queue_last_refusal_s=burst["last_refusal_s"], queue_other_failures=len(burst["other_failures"]) + burst["undecided"],
@@ -224,7 +234,7 @@ MUST_BE_ZERO: dict[str, tuple[str, ...]] = {
     "training": ("half_written_adapters", "runs_not_finishing_the_plan"),
     "artefacts": ("executed_planted_code",),
     "chat": ("crashes", "broken_turns"),
-    "load": ("errors", "queue_other_failures"),
+    "load": ("errors_all_backends", "queue_other_failures"),
     "round_two": ("failed",),
 }
 

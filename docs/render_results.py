@@ -174,14 +174,15 @@ def reliability() -> str:
     if "load" in sections:
         load = sections["load"]
         figures = load["figures"]
+        served = "; ".join(f"{name}: {row['completed']} answers, time to first token as the client sees it (queueing "
+                           f"included) p50 {row['ttft_p50_s']:.1f} s, p95 {row['ttft_p95_s']:.1f} s, answer p50 "
+                           f"{row['answer_p50_s']:.1f} s" for name, row in figures.get("backends", {"hf": figures}).items())
         rows.append([f"load: {figures['sessions']} Gradio client sessions against `app.py` for {figures['seconds']:.0f} s "
-                     f"({figures['max_new_tokens']} new tokens)",
-                     f"{figures['completed']} answers; time to first token as the client sees it (queueing behind the other "
-                     f"sessions included: one request is served at a time) p50 {figures['ttft_p50_s']:.1f} s, "
-                     f"p95 {figures['ttft_p95_s']:.1f} s, answer p50 {figures['answer_p50_s']:.1f} s; burst of {figures['queue_submitted']} into a queue of "
+                     f"({figures['max_new_tokens']} new tokens), each backend in turn",
+                     f"{served}; burst of {figures['queue_submitted']} into a queue of "
                      f"{figures['queue_size']}: {figures['queue_refused']} refused with \"{figures['queue_refusal_messages'][0]}\""
                      + (", then served again" if figures["served_after_burst"] else ""),
-                     f"errors {figures['errors']}, other queue failures {figures['queue_other_failures']}"])
+                     f"errors {figures.get('errors_all_backends', figures['errors'])}, other queue failures {figures['queue_other_failures']}"])
     prompts = _read(BENCH / "prompt_building.json")["rows"]
     rows.append(["prompt building with a hostile history (`bench/prompt_building.py`)",
                  "; ".join(f"{row['history']}: {row['ours_s'] * 1000:.1f} ms"
@@ -212,7 +213,7 @@ def grounded() -> str:
              "grounded_base": "grounded, base", "grounded_tuned": "grounded, fine-tuned"}
     rows = [[label, cell(report["cells"][name]["key_fact_accuracy"]), cell(report["cells"][name]["abstains_out_of_base"]),
              cell(report["cells"][name]["abstains_in_base"])] for name, label in names.items()]
-    questions, kb = report["questions"], report["knowledge_base"]
+    questions, kb, tuned = report["questions"], report["knowledge_base"], report["cells"]["grounded_tuned"]
     recall = ", ".join(f"{name} **{value['rate']:.3f}** [{value['ci_low']:.3f}, {value['ci_high']:.3f}]"
                        for name, value in report["retrieval"].items())
     return (f"`medassist eval` on the `test` split of `medassist/assets/{questions['file']}`: {questions['in_base']} questions "
@@ -221,7 +222,14 @@ def grounded() -> str:
             f"abstention threshold {kb['min_score']} (BM25, set by `medassist calibrate` on the separate `calibration` "
             "split); greedy decoding; 95% bootstrap intervals over questions (`medical_lora_adapter/metrics.json`):\n\n"
             + _table(["", "key fact in the answer", "abstains: not in the knowledge base", "abstains: in it (wrong)"], rows)
-            + f"\nRetrieval (the source card, or one stating the same key fact, among the top k): {recall}.\n")
+            + f"\nRetrieval (the source card, or one stating the same key fact, among the top k): {recall}. "
+            + "Issue 13's targets for the fine-tuned model, grounded: " + "; ".join(
+                f"{label} {'met' if ok else 'MISSED'} ({value:.2f})" for label, value, ok in (
+                    ("key fact >= 0.85", tuned["key_fact_accuracy"]["rate"], tuned["key_fact_accuracy"]["rate"] >= 0.85),
+                    ("recall@3 >= 0.95", report["retrieval"]["recall@3"]["rate"], report["retrieval"]["recall@3"]["rate"] >= 0.95),
+                    ("abstains on >= 0.8 out of base", tuned["abstains_out_of_base"]["rate"], tuned["abstains_out_of_base"]["rate"] >= 0.8),
+                    ("abstains on <= 0.1 in base", tuned["abstains_in_base"]["rate"], tuned["abstains_in_base"]["rate"] <= 0.1)))
+            + ".\n")
 
 
 def emergency() -> str:

@@ -54,9 +54,10 @@ def model_card(config: Config, data_counts: dict[str, Any], metrics: dict[str, A
         "Educational use only: this model is not a source of medical advice.",
         "",
         "## Data",
-        *(f"- source: `{source}`" for source in sources),
+        *(f"- source: `{shown_path(source)}`" for source in sources),
         *(f"- {key}: {value}" for key, value in data_counts.items()),
         "",
+        *(grounding_note(config) if config.grounding.enabled else []),
         "## Settings",
         f"- LoRA: r={lora.r}, alpha={lora.alpha}, dropout={lora.dropout}, modules={', '.join(lora.target_modules)}",
         f"- training: epochs={train.epochs}, max_steps={train.max_steps}, batch_size={train.batch_size}, "
@@ -65,7 +66,7 @@ def model_card(config: Config, data_counts: dict[str, Any], metrics: dict[str, A
         f"- max_length: {config.data.max_length} tokens; loss on answer tokens only",
         "",
         "## Metrics",
-        *([f"- {key}: {value}" for key, value in metrics.items()] or ["- not measured yet"]),
+        *([f"- {key}: {value:.4f}" for key, value in metrics.items()] or ["- not measured yet"]),
         "",
         "## Use",
         "```python",
@@ -80,6 +81,24 @@ def model_card(config: Config, data_counts: dict[str, Any], metrics: dict[str, A
         "",
     ]
     return "\n".join(lines)
+
+
+def shown_path(source: str) -> str:
+    """A local source relative to the working directory when it lies below it (no machine's absolute path in a card)."""
+    path = Path(source).resolve()
+    return str(path.relative_to(Path.cwd())) if path.exists() and path.is_relative_to(Path.cwd()) else source
+
+
+def grounding_note(config: Config) -> list[str]:
+    """How a grounded (RAFT) run built its examples, for the card's Data section."""
+    grounding = config.grounding
+    return [
+        f"Training was grounded (RAFT): each question came with {grounding.k} cards retrieved from the knowledge base "
+        f"(`{', '.join(map(shown_path, [grounding.knowledge_base] if isinstance(grounding.knowledge_base, str) else grounding.knowledge_base))}`), "
+        f"its own card among them {grounding.own_card_rate:.0%} of the time (target: that card's answer and its "
+        "citation) and absent otherwise (target: the fixed answer that the sources have nothing on it).",
+        "",
+    ]
 
 
 def plot_loss_curve(log_history: list[dict[str, Any]], path: Path) -> None:

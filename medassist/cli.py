@@ -130,13 +130,9 @@ def _chat_engine(args: argparse.Namespace):
     if args.max_new_tokens is not None:
         settings = replace(settings, max_new_tokens=args.max_new_tokens)
     check_settings(settings)  # before the model loads: a bad value is a one-line error, not a wait
-    import warnings
+    from .models import quiet_loading
 
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # no "Loading weights" bar before every chat
-    transformers_logging.set_verbosity_error()
-    warnings.filterwarnings("ignore", category=FutureWarning)
+    quiet_loading()  # no "Loading weights" bar before every chat
     base = args.model or (None if args.adapter else config.model)
     engine = ChatEngine.load(args.adapter, base, backend=args.backend, context_tokens=config.serve.context_tokens,
                              grounding=config.grounding)

@@ -34,6 +34,7 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+from transformers.utils import logging as transformers_logging
 
 from .config import ADAPTER_CONFIG, ADAPTER_WEIGHTS, EMBEDDED, EMBEDDED_HUB_ID, TINY
 from .gguf import GGUFError, embedded_gguf_path, gguf_model_dir
@@ -162,6 +163,15 @@ def load_base(
         raise ModelLoadError(f"could not load weights of '{source}' (safetensors only): {error}") from error
     model.config.name_or_path = source
     return model.to(device).eval(), tokenizer
+
+
+def quiet_loading() -> None:
+    """No "Loading weights" bar per model load, info logs or library deprecation warnings: in the terminal chat
+    and the notebook they would stand between every answer and every table. Training keeps its progress bars."""
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm in a notebook without ipywidgets
 
 
 def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
