@@ -100,7 +100,9 @@ def chat_speed() -> str:
     prompt_tokens = figures["a_seed_unmerged_peft_fp32"]["prompt_tokens"]
     merged = result["agreement"]["b_hf_vs_a (merged vs unmerged, same fp32 weights)"]
     quantised = result["agreement"]["b_llama_cpp_vs_b_hf (Q8_0 export vs fp32, adapter)"]
-    return (f"`{result['command']}`: embedded model + the shipped adapter, {len(result['questions'])} questions, "
+    return (f"`{result['command']}`: embedded model + a LoRA adapter of the shipped shape (r 16, seven projections; "
+            "measured with the adapter shipped before the current one, whose weights do not change these speeds), "
+            f"{len(result['questions'])} questions, "
             f"~{prompt_tokens:.0f}-token prompts, greedy, {result['max_new_tokens']} new tokens, {result['threads']} threads:\n\n"
             + _table(["path", "time to first token (s)", "decode tokens/s"], rows)
             + f"\nDecode speed relative to the llama.cpp anchor (c): llama.cpp backend **{ratios['decode b_llama_cpp / c']:.2f}x**, "
