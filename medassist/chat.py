@@ -109,7 +109,7 @@ class Reply:
 
 
 def render_sources(hits: list[Hit]) -> str:
-    """The sources as plain text under an answer (the CLI and `respond`); the app shows them as collapsible cards."""
+    """The sources as plain text under an answer (the CLI and `reply`); the app shows them as collapsible cards."""
     if not hits:
         return ""
     cards = "\n".join(f"[{n}] {hit.card.question}\n    {hit.card.answer}" for n, hit in enumerate(hits, start=1))
@@ -302,23 +302,12 @@ class ChatEngine:
         kind = "abstain" if is_abstention(text) else "answer"
         yield Reply(text.rstrip() + DISCLAIMER, [] if kind == "abstain" else hits, kind, done=True)
 
-    def respond(
-        self,
-        message: str,
-        history: Iterable[Pair | dict[str, Any]] | None = None,
-        settings: GenerationSettings | None = None,
-        stats: StreamStats | None = None,
-    ) -> Iterator[str]:
-        """`turn` as plain text, growing as it streams: the answer, its sources listed under it, the disclaimer."""
-        for reply in self.turn(message, history, settings, stats):
-            yield as_text(reply)
-
     def reply(self, message: str, history: Iterable[Pair | dict[str, Any]] | None = None, settings: GenerationSettings | None = None) -> str:
-        """The complete decorated answer (the last value `respond` yields)."""
-        text = ""
-        for text in self.respond(message, history, settings):
+        """The complete decorated answer: the finished turn as plain text, its sources listed under it."""
+        last = None
+        for last in self.turn(message, history, settings):
             pass
-        return text
+        return as_text(last)
 
 
 def serving_engine(adapter: str | Path, base: str | None = None, backend: str = ServeConfig.backend,

@@ -161,18 +161,26 @@ def _print_streamed(texts) -> str:
     return final
 
 
-def _recorded(replies, shown: list):
-    """The replies of a turn as text, each kept in `shown` (the last one) as it is printed."""
-    from .chat import as_text
+def _print_turn(engine, message: str, history: list[tuple[str, str]] | None, settings) -> str:
+    """Print a turn as it streams and return its final text. Ctrl-C mid-answer lists the sources of the words
+    already on screen (they were generated from those cards), prints "(stopped)" and is raised again."""
+    from .chat import as_text, render_sources
 
-    for reply in replies:
-        shown[:] = [reply]
-        yield as_text(reply)
+    last: list = []
+
+    def texts():
+        for reply in engine.turn(message, history, settings):
+            last[:] = [reply]
+            yield as_text(reply)
+
+    try:
+        return _print_streamed(texts())
+    except KeyboardInterrupt:
+        print(_plain(render_sources(last[0].sources)) if last else "", "\n(stopped)", sep="")
+        raise
 
 
 def cmd_chat(args: argparse.Namespace) -> None:
-    from .chat import render_sources
-
     engine, settings = _chat_engine(args)
     print(f"MedAssist chat: {engine.description}. /reset starts over; /exit, Ctrl-D or Ctrl-C quits; "
           "Ctrl-C during an answer stops it.")
@@ -192,11 +200,9 @@ def cmd_chat(args: argparse.Namespace) -> None:
             print("(conversation cleared)")
             continue
         sys.stdout.write("medassist> ")
-        shown: list = []  # the last reply printed: its sources go under an answer cut short by Ctrl-C
         try:
-            answer = _print_streamed(_recorded(engine.turn(message, history, settings), shown))
-        except KeyboardInterrupt:
-            print(_plain(render_sources(shown[-1].sources)) if shown else "", "\n(stopped)", sep="")
+            answer = _print_turn(engine, message, history, settings)
+        except KeyboardInterrupt:  # the answer was stopped, not the chat
             continue
         if message.strip():  # kept even when refused: an emergency in it keeps the conversation in emergency mode
             history.append((message, answer))
@@ -243,7 +249,7 @@ def cmd_ask(args: argparse.Namespace) -> None:
     if problem:
         raise ValueError(_plain(problem).splitlines()[0])
     engine, settings = _chat_engine(args)
-    _print_streamed(engine.respond(args.question, None, settings))
+    _print_turn(engine, args.question, None, settings)
 
 
 def cmd_export(args: argparse.Namespace) -> None:

@@ -259,13 +259,19 @@ def test_cli_ask_streams_an_answer_and_reports_a_bad_adapter_cleanly(tiny_adapte
     assert "adapter directory not found" in capsys.readouterr().err
 
 
-def test_cli_chat_stopped_by_ctrl_c_still_lists_the_sources_of_what_it_showed(tiny_adapter, monkeypatch, capsys):
+QUESTION_WITH_SOURCES = "What is the first-line treatment for an acute asthma attack?"
+
+
+@pytest.mark.parametrize(("command", "exit_code"), [("chat", 0), ("ask", 130)])
+def test_cli_stopped_by_ctrl_c_still_lists_the_sources_of_what_it_showed(tiny_adapter, monkeypatch, capsys,
+                                                                         command, exit_code):
     """Ctrl-C lands while an answer streams (here: as its third piece is printed); the words already on screen were
-    generated from retrieved cards, so those cards are listed under them before "(stopped)"."""
+    generated from retrieved cards, so those cards are listed under them before "(stopped)". `chat` goes on to the
+    next prompt, `ask` exits with 130."""
     from medassist import cli
     from medassist.chat import SOURCES_HEADING
 
-    typed = iter(["What is the first-line treatment for an acute asthma attack?"])
+    typed = iter([QUESTION_WITH_SOURCES])
 
     def read_line() -> str:
         try:
@@ -283,9 +289,11 @@ def test_cli_chat_stopped_by_ctrl_c_still_lists_the_sources_of_what_it_showed(ti
 
     monkeypatch.setattr("builtins.input", read_line)
     monkeypatch.setattr(cli, "_plain", plain_then_ctrl_c)
-    assert cli.main(["chat", "--adapter", str(tiny_adapter), "--max-new-tokens", "40", "--temperature", "0.7"]) == 0
+    question = [QUESTION_WITH_SOURCES] if command == "ask" else []
+    assert cli.main([command, *question, "--adapter", str(tiny_adapter), "--max-new-tokens", "40",
+                     "--temperature", "0.7"]) == exit_code
     out = capsys.readouterr().out
-    answer = out.split("medassist> ", 1)[1]
+    answer = out.split("medassist> ", 1)[1] if command == "chat" else out
     assert "(stopped)" in answer and DISCLAIMER.strip() not in answer
     shown, sources = answer.split(SOURCES_HEADING, 1)
     assert shown.strip(), "some generated text was on screen before Ctrl-C"
