@@ -30,6 +30,11 @@ def _read(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def _verdicts(targets: dict[str, bool]) -> str:
+    """"target: met; other target: MISSED" for a result file's {target: met} mapping."""
+    return "; ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in targets.items())
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -251,9 +256,6 @@ def emergency() -> str:
              for name, group in sorted(head["per_language"].items())]
     rows += [[f"kind {name}", rate(group["recall"]), rate(group["false_positive_rate"])]
              for name, group in sorted(head["per_kind"].items())]
-    lowest = min(group["recall"]["value"] for group in head["per_language"].values())
-    met = {"recall": head["recall"]["value"] >= targets["recall"], "recall_per_language": lowest >= targets["recall_per_language"],
-           "false_positive_rate": head["false_positive_rate"]["value"] <= targets["false_positive_rate"]}
     everything = [report["headline_report"], report["development"]]
     found = sum(r["recall"]["k"] for r in everything), sum(r["recall"]["n"] for r in everything)
     alarms = sum(r["false_positive_rate"]["k"] for r in everything), sum(r["false_positive_rate"]["n"] for r in everything)
@@ -266,7 +268,7 @@ def emergency() -> str:
             + _table(["", "recall (emergencies found)", "false-positive rate"], rows)
             + f"\nTargets (recall >= {targets['recall']}, >= {targets['recall_per_language']} per language, "
             f"false-positive rate <= {targets['false_positive_rate']}): "
-            + ", ".join(f"{name} {'met' if ok else 'MISSED'}" for name, ok in met.items())
+            + _verdicts(report["targets_met"])  # judged by the bench on the same first score
             + ". Each fresh file's first score, the rules frozen before it was written (later rounds of rules were "
             "fixed against it): "
             + "; ".join(f"{name} recall {row['recall']['value']:.3f} ({row['recall']['k']}/{row['recall']['n']}), "
@@ -285,7 +287,7 @@ def concurrent() -> str:
              f"{row['ttft_p50_s']:.2f}", f"{row['ttft_p95_s']:.2f}", f"{row['session_decode_tok_s_p50']:.1f}",
              f"{row['aggregate_decode_tok_s']:.1f}", f"{row['peak_rss_gb']:.2f}"] for name, row in scenarios.items()]
     agree = result["agreement"]
-    met = "; ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in result["targets"].items())
+    met = _verdicts(result["targets"])
     return (f"`{result['command']}`: {result['sessions']} sessions, {result['model']}, "
             f"{result.get('grounding', 'closed-book')}, {result['settings']}, <= {result['max_new_tokens']} new tokens, "
             f"{result['threads']} threads, {result['slots']} slots; staggered: one arrival every {result['stagger_s']} s, "
@@ -304,7 +306,7 @@ def grounded_speed() -> str:
     r = result["retrieval"]
     rows = [[name, f"{row['ttft_p50_s']:.3f}", f"{row['ttft_max_s']:.3f}", f"{row['prompt_tokens_mean']:.0f}"]
             for name, row in result["ttft_with_sources"].items()]
-    met = "; ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in result["targets"].items())
+    met = _verdicts(result["targets"])
     return (f"`{result['command']}`, {result['threads']} threads. Retrieval: {r['cards']:,} cards ({r['source']}); "
             f"index built in {r['build_s']:.1f} s, {r['index_mb']:.1f} MB on disk, loaded from its cache in "
             f"{r['reload_from_cache_s']:.2f} s; {r['searches']} searches ({r['questions']} questions x 3): mean "
