@@ -440,17 +440,17 @@ def concurrent_worker(args: argparse.Namespace) -> dict:
 def knowledge_base_cards(n: int) -> tuple[list[tuple[str, str]], str]:
     """n cards: the Medical Meadow file plus ours where ../shared/data is present, topped up with ours repeated,
     each copy told apart by a number (identical cards would be dropped as duplicates)."""
-    sources = [str(MEADOW)] if MEADOW.is_file() else []
-    rows = [row for source in [*sources, SAMPLE_FLASHCARDS] for row in load_records(source)]
-    rows, _ = clean(rows, MIN_CHARS)
-    cards = [(row["question"], row["answer"]) for row in rows][:n]
-    ours = [(row["question"], row["answer"]) for row in clean(load_records(SAMPLE_FLASHCARDS), MIN_CHARS)[0]]
+    def cards_of(source: str) -> list[tuple[str, str]]:
+        return [(row["question"], row["answer"]) for row in clean(load_records(source), MIN_CHARS)[0]]
+
+    ours = cards_of(SAMPLE_FLASHCARDS)
+    cards = ((cards_of(str(MEADOW)) if MEADOW.is_file() else []) + ours)[:n]
     copy = 0
     while len(cards) < n:
         question, answer = ours[copy % len(ours)]
         cards.append((question, f"{answer} (copy {copy // len(ours) + 1})"))
         copy += 1
-    described = (f"{MEADOW.name} + the shipped cards" if sources else "the shipped cards") + f", topped up to {n} with numbered copies"
+    described = (f"{MEADOW.name} + the shipped cards" if MEADOW.is_file() else "the shipped cards") + f", topped up to {n} with numbered copies"
     return cards, described
 
 
