@@ -40,7 +40,7 @@ def hub_id(source: str) -> str:
 def model_card(config: Config, data_counts: dict[str, Any], metrics: dict[str, Any], final_dir: str | Path) -> str:
     """The adapter's README.md: its Hub-resolvable base, the data it saw and the settings, from the run's Config."""
     base = hub_id(config.model)
-    sources = [config.data.source] if isinstance(config.data.source, str) else config.data.source
+    sources = as_list(config.data.source)
     lora, train = config.lora, config.train
     lines = [
         "---",
@@ -83,6 +83,11 @@ def model_card(config: Config, data_counts: dict[str, Any], metrics: dict[str, A
     return "\n".join(lines)
 
 
+def as_list(source: str | list[str]) -> list[str]:
+    """A config source (one path or hub id, or a list of them) as a list."""
+    return [source] if isinstance(source, str) else list(source)
+
+
 def shown_path(source: str) -> str:
     """A local source relative to the working directory when it lies below it (no machine's absolute path in a card)."""
     path = Path(source).resolve()
@@ -94,7 +99,7 @@ def grounding_note(config: Config) -> list[str]:
     grounding = config.grounding
     return [
         f"Training was grounded (RAFT): each question came with {grounding.k} cards retrieved from the knowledge base "
-        f"(`{', '.join(map(shown_path, [grounding.knowledge_base] if isinstance(grounding.knowledge_base, str) else grounding.knowledge_base))}`), "
+        f"(`{', '.join(map(shown_path, as_list(grounding.knowledge_base)))}`), "
         f"its own card among them {grounding.own_card_rate:.0%} of the time (target: that card's answer and its "
         "citation) and absent otherwise (target: the fixed answer that the sources have nothing on it).",
         "",
