@@ -60,7 +60,8 @@ def fresh_kernel(tmp_path: Path) -> Path:
     transformers come preinstalled): a venv whose site-packages lists this environment's by a path entry, which
     adds the directory without running its .pth files (so medassist's editable install is not found)."""
     kernel = tmp_path / "kernel"
-    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(kernel)], check=True)
+    base_python = getattr(sys, "_base_executable", sys.executable)  # the interpreter this environment was made from
+    subprocess.run([base_python, "-m", "venv", "--without-pip", str(kernel)], check=True)
     site_packages = next((kernel / "lib").glob("python3*/site-packages"))
     ours = next(p for p in map(Path, sys.path) if p.name == "site-packages" and (p / "torch").is_dir())
     (site_packages / "dependencies.pth").write_text(f"{ours}\n")
