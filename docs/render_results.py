@@ -262,7 +262,7 @@ def emergency() -> str:
     timing = report["timing"]["labelled_messages"]
     longest = max(report["timing"]["stress"].values(), key=lambda stress: stress["chars"])
     return (f"`.venv/bin/python bench/emergency_detector.py` (`bench/results/emergency_first_scores.json`): the headline set "
-            f"`tests/data/emergency_messages_{newest}.jsonl` ({head['messages']} messages, {head['emergencies']} emergencies "
+            f"`medassist/assets/emergency/messages/emergency_messages_{newest}.jsonl` ({head['messages']} messages, {head['emergencies']} emergencies "
             "in four languages) was written by someone who had not seen the detector, after its rules were frozen; "
             "this is its first and only score before rules were written from it; 95% Wilson intervals:\n\n"
             + _table(["", "recall (emergencies found)", "false-positive rate"], rows)

@@ -29,6 +29,7 @@ from .config import ADAPTER_CONFIG, EMBEDDED, GenerationSettings, GroundingConfi
 from .models import adapter_base
 from .prompts import SYSTEM_PROMPT, build_messages, render_prompt
 from .grounding import ABSTAIN_ANSWER, grounded_question, is_abstention, retrieve
+from .emergency import classifier as emergency_classifier
 from .retrieval import Hit, KnowledgeBase
 from .safety import DISCLAIMER, MAX_MESSAGE_CHARS, ChatError, check_message, check_settings, emergency_reply, encodable
 
@@ -165,6 +166,7 @@ class ChatEngine:
         source = base or (adapter_base(Path(adapter)) if adapter is not None else EMBEDDED)
         what = f"base '{source}'" + (f" + adapter {adapter} ({'merged' if merge else 'unmerged'})" if adapter else "")
         knowledge_base = KnowledgeBase.load(grounding.knowledge_base) if grounding is not None else None
+        emergency_classifier()  # fitted now (~2 s) rather than during the first user's message
         engine_backend, tokenizer = create_backend(backend, adapter, base, merge=merge, context_tokens=context_tokens)
         return cls(engine_backend, tokenizer, f"{what}, {backend} backend", context_tokens,
                    knowledge_base=knowledge_base, grounding=grounding)

@@ -1,7 +1,7 @@
 """Does a message describe a medical emergency happening now? `detect_emergency(text)` answers with its kind.
 
-Built for recall (issue 12): a missed emergency can cost a life, a false alarm one fixed guidance text. Two stages,
-each a list of regular expressions a reviewer can read:
+Built for recall (issue 12): a missed emergency can cost a life, a false alarm one fixed guidance text. Two rule
+stages, each a list of regular expressions a reviewer can read, then a trained second opinion:
 1. Signs (medassist.emergency_patterns): does the text describe a sign of one of the eight kinds, named or not, in
    English, Spanish, French or German? Lay and indirect descriptions count ("words all jumbled", "lips going blue",
    "took the whole pack", "can't wake him"). Each sign has a kind and a weight; the kind with the highest total
@@ -18,15 +18,10 @@ each a list of regular expressions a reviewer can read:
 Text is normalised first: invisible characters removed, case, accents and apostrophes folded, emoji dropped,
 s p a c e d letters joined, misspellings corrected (one edit from a keyword, spellings by ear, text-speak), German
 compounds split at a keyword ("Rohrreiniger" reads "rohr reiniger", "Abschiedsbriefe" "abschieds briefe"). A
-message longer than WINDOW_CHARS is judged sentence by sentence, up to SCAN_CHARS. Deterministic, no model, about
-a millisecond a message; never raises on a str.
+message longer than WINDOW_CHARS is judged sentence by sentence, up to SCAN_CHARS. Deterministic; never raises on a str.
 
-No trained classifier, not even as a second opinion for stage 2. A char n-gram logistic regression on the 371
-labelled messages learns topic words and punctuation ("?" means a question); measured as a veto on stage 2's
-suppressions it rescued no emergency and raised false alarms (on messages written for this check: 3 of 322
-non-emergencies at p > 0.5), and trained on the data it is scored on it would hide its own error. scikit-learn is
-not a declared dependency either, so the verdict would change with the environment. Rules are read and fixed one
-phrase at a time.
+3. A second opinion (medassist.emergency_classifier), trained on our labelled messages, flags what the rules missed
+   when it is sure enough; it never clears what they flagged. `detect_by_rules` is the rules alone.
 """
 
 from __future__ import annotations
@@ -36,6 +31,7 @@ import unicodedata
 from functools import lru_cache
 
 from . import emergency_patterns as P
+from .emergency_classifier import EmergencyClassifier
 
 try:  # the regular-expression parser, to read which words a sign pattern needs (Python 3.11+, then 3.10)
     from re import _constants as _sre
@@ -380,15 +376,24 @@ def _scanned(text: str) -> str:
     return f"{text[:half]}\n{text[-half:]}"
 
 
-def detect_emergency(text: str) -> str | None:
-    """The kind of emergency (one of EMERGENCY_KINDS) that `text` describes as happening now, or None.
-
-    Never raises on a str; anything else is not a message and gets None."""
-    if not isinstance(text, str) or not text.strip():
-        return None
+def detect_by_rules(text: str) -> str | None:
+    """The rules' verdict alone: the kind of emergency `text` describes as happening now, or None."""
     best: tuple[str, int] | None = None
-    for window in _windows(normalize(_scanned(text))):
+    for window in _windows(normalize(_scanned(text))) if isinstance(text, str) and text.strip() else []:
         verdict = _judge(window)
         if verdict and (best is None or verdict[1] >= best[1]):
             best = verdict
     return best[0] if best else None
+
+
+@lru_cache(maxsize=1)
+def classifier() -> EmergencyClassifier:  # fitted once per process (ChatEngine.load fits it before the first message)
+    return EmergencyClassifier.train(normalize)
+
+
+def detect_emergency(text: str) -> str | None:
+    """The kind of emergency (EMERGENCY_KINDS) `text` describes as happening now: the rules' verdict, else the
+    classifier's when it is sure; or None. Never raises on a str; anything else is not a message: None."""
+    kind = detect_by_rules(text)
+    windows = [] if kind or not isinstance(text, str) else [w for w in _windows(normalize(_scanned(text))) if w.strip()]
+    return classifier().rescue(windows) if windows else kind

@@ -17,6 +17,7 @@ import pytest
 
 from medassist import emergency, safety
 from medassist.config import GenerationSettings
+from medassist.emergency_classifier import MESSAGES, RESCUE_PROBABILITY, TRAINING_SETS, EmergencyClassifier, load_messages
 from medassist.safety import (
     DISCLAIMER,
     EMERGENCY_GUIDANCE,
@@ -33,7 +34,7 @@ from medassist.safety import (
     encodable,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = MESSAGES
 LABELLED = DATA / "emergency_messages.jsonl"  # splits "dev" and "holdout"
 # All labelled files: the one above, then each fresh file ("fresh", "fresh2", ...), written after the rules of its day.
 LABELLED_FILES = sorted(DATA.glob("emergency_messages*.jsonl"))
@@ -53,424 +54,11 @@ ISSUE_EMERGENCIES = [
     ("my friend is not breathing", "breathing"),
 ]
 
-# Written for these tests, in the styles of the labelled set; none of them is in it.
-MORE_EMERGENCIES = [
-    ("I think I'm having a heart attack", "chest_pain"),
-    ("my husband is clutching his chest and can't catch his breath", "chest_pain"),
-    ("feels like an elephant is sitting on my chest and I feel sick", "chest_pain"),
-    ("I've had chest pain for 20 minutes", "chest_pain"),
-    ("im having a hart attack i think", "chest_pain"),
-    ("Creo que estoy teniendo un infarto, me duele el pecho y el brazo izquierdo", "chest_pain"),
-    ("Tengo un dolor muy fuerte en el pecho desde hace 30 minutos", "chest_pain"),
-    ("J'ai une grosse douleur dans la poitrine qui irradie dans le bras", "chest_pain"),
-    ("Ich habe starke Schmerzen in der Brust und mir ist übel", "chest_pain"),
-    ("my dad suddenly can't move the left side of his body", "stroke"),
-    ("Mum's speech is slurred and her face looks uneven", "stroke"),
-    ("Something is wrong with my dad, half his face isn't moving and he's mumbling", "stroke"),
-    ("I had a TIA five years ago and an hour ago my face started drooping", "stroke"),
-    ("Mi madre tiene la boca torcida y no puede hablar bien", "stroke"),
-    ("Mon père a la bouche de travers et n'arrive plus à parler", "stroke"),
-    ("Mein Vater kann plötzlich nicht mehr sprechen und sein Gesicht hängt", "stroke"),
-    ("my baby is turning blue and not breathing", "breathing"),
-    ("he choked on a grape and can't breathe", "breathing"),
-    ("I'm having a really bad asthma attack and my inhaler isn't working", "breathing"),
-    ("Mi hijo no respira", "breathing"),
-    ("Mon bébé ne respire plus", "breathing"),
-    ("Mein Kind bekommt keine Luft", "breathing"),
-    ("cut my leg with an axe and blood is pumping out", "bleeding"),
-    ("my nose has been bleeding for 40 minutes and won't stop", "bleeding"),
-    ("Estoy sangrando mucho por una herida en la pierna", "bleeding"),
-    ("Je saigne beaucoup, le sang ne s'arrête pas", "bleeding"),
-    ("Er blutet sehr stark am Arm", "bleeding"),
-    ("my daughter swallowed a button battery", "overdose_poisoning"),
-    ("I've just swallowed a whole bottle of sleeping tablets", "overdose_poisoning"),
-    ("Mi hija se ha bebido lejía", "overdose_poisoning"),
-    ("Mon copain a pris trop de médicaments et il ne se réveille pas", "overdose_poisoning"),
-    ("Meine Tochter hat Tabletten geschluckt, eine ganze Packung", "overdose_poisoning"),
-    ("lips swelling up and throat closing after eating shrimp", "allergic_reaction"),
-    ("Me picó una abeja y se me está cerrando la garganta", "allergic_reaction"),
-    ("Ma fille a été piquée par une abeille et son visage gonfle", "allergic_reaction"),
-    ("Meine Zunge schwillt an nach dem Wespenstich", "allergic_reaction"),
-    ("my dad collapsed and won't wake up", "unconscious_seizure"),
-    ("a man fell off his bike and is unconscious", "unconscious_seizure"),
-    ("Mi padre se ha desmayado y no responde", "unconscious_seizure"),
-    ("Mon mari fait une crise d'épilepsie", "unconscious_seizure"),
-    ("Mein Sohn hat einen Krampfanfall", "unconscious_seizure"),
-    ("I have the pills in my hand and I want to die", "suicide_self_harm"),
-    ("my sister says she is going to jump off the roof", "suicide_self_harm"),
-    ("Quiero suicidarme", "suicide_self_harm"),
-    ("Je veux mourir, j'ai les médicaments devant moi", "suicide_self_harm"),
-    ("Ich will nicht mehr leben", "suicide_self_harm"),
-    ("my 3 year old got into the medicine cabinet and ate a bunch of my iron tablets", "overdose_poisoning"),
-    ("Grandma's not making sense and one side of her mouth is hanging down", "stroke"),
-    ("My flatmate is fitting on the floor and his lips are blue", "unconscious_seizure"),
-    ("I can feel my throat closing up, I ate something with sesame", "allergic_reaction"),
-    ("I just drank a bottle of vodka and took all my sleeping pills", "overdose_poisoning"),
-    ("there's a man lying in the street not moving", "unconscious_seizure"),
-    ("my daughter hit her head and now she's very sleepy and throwing up", "unconscious_seizure"),
-    ("Mi hermano se ha tomado veinte pastillas de ibuprofeno", "overdose_poisoning"),
-    ("Tengo una hemorragia muy fuerte", "bleeding"),
-    ("Me picó una avispa y no puedo respirar", "allergic_reaction"),
-    ("tengo ganas de morirme, ya tengo todo preparado", "suicide_self_harm"),
-    ("Mon fils s'est ouvert le bras et ça pisse le sang", "bleeding"),
-    ("Mon père a du mal à parler et son bras droit ne bouge plus", "stroke"),
-    ("Mon bébé a avalé du produit WC", "overdose_poisoning"),
-    ("Je vais me tuer ce soir", "suicide_self_harm"),
-    ("Meine Freundin hat sich die Arme aufgeschnitten", "suicide_self_harm"),
-    ("Ich bin von einer Biene gestochen worden und mein Gesicht schwillt an", "allergic_reaction"),
-    ("Mein Vater ist zusammengebrochen und reagiert nicht", "unconscious_seizure"),
-    ("Ich habe 30 Schlaftabletten genommen", "overdose_poisoning"),
-    # misspelt, lower case, no punctuation
-    ("my husbnd is unconsious and not breething", "unconscious_seizure"),
-    ("my frend took to many pils", "overdose_poisoning"),
-    ("she is bleding alot from her head", "bleeding"),
-    ("my sun is having a siezure", "unconscious_seizure"),
-    ("i have chest pian and cant breath", "chest_pain"),
-    ("alergic reaction throat closing", "allergic_reaction"),
-    ("mein vater hat starke brustschmertzen", "chest_pain"),
-]
-MORE_QUESTIONS = [
-    "What are the warning signs of a stroke?",
-    "Can anxiety cause chest pain?",
-    "Can stress make my chest feel tight?",
-    "Why does my chest hurt when I cough? I've had a cold for a week",
-    "My friend asked whether you can overdose on vitamin D",
-    "My grandmother had a stroke three years ago; can she fly?",
-    "I had a seizure in 2019, when can I drive again?",
-    "How do I know if my child is having an allergic reaction?",
-    "My nose bleeds a lot in winter, should I see a doctor?",
-    "What should I do if my toddler swallows a coin?",
-    "I'm studying for my first aid exam: what are the signs of choking?",
-    "In the movie the hero gets stabbed and keeps fighting; is that realistic?",
-    "Last night I had crushing chest pain for an hour but it went away; should I see my GP?",
-    "How do I help someone who is having a panic attack and can't breathe?",
-    "My son keeps choking on his food when he eats fast; is that normal?",
-    "I've got a really bad cold and my throat is swollen",
-    "¿Qué hago si mi hijo se atraganta?",
-    "Mi abuela tuvo un infarto el año pasado, ¿puede tomar café?",
-    "Mon grand-père a fait un infarctus il y a cinq ans, peut-il faire du sport ?",
-    "J'ai souvent du mal à respirer la nuit",
-    "Ich hatte letztes Jahr einen Krampfanfall; darf ich Auto fahren?",
-    "Was tun bei einem allergischen Schock?",
-    "My mum had a heart attack last year and is now doing well; can she fly?",
-    "My son got into my pills last year but was fine; how do I store them safely?",
-    "What is the treatment for someone who has taken too many sleeping pills?",
-    "Mi hermano tuvo una sobredosis hace dos años y ahora está bien; ¿puede recaer?",
-    "¿Por qué se hinchan los labios en una reacción alérgica?",
-    "En el examen me preguntaron qué hacer si alguien no respira",
-    "Que faire si quelqu'un fait une overdose ?",
-    "Ma copine m'a demandé si on peut mourir d'une piqûre de guêpe",
-    "Warum schwillt bei einer Allergie die Zunge an?",
-    "Falls mein Sohn mal keine Luft bekommt, was soll ich tun?",
-    "Ich will mit meinem Freund Schluss machen",
-]
-
-# Lay and indirect descriptions (issue 12's redesign): the sign is described, the condition not named.
-LAY_EMERGENCIES = [
-    ("his words are all jumbled and he keeps dropping his cup", "stroke"),
-    ("her face is drooping on one side", "stroke"),
-    ("my lips are swelling up after the prawns", "allergic_reaction"),
-    ("the baby is turning blue", "breathing"),
-    ("i cant wake him", "unconscious_seizure"),
-    ("she is fitting and not responding", "unconscious_seizure"),
-    ("he's shaking all over and not responding to me", "unconscious_seizure"),
-    ("she took the whole pack", "overdose_poisoning"),
-    ("i cut deep and it wont stop", "bleeding"),
-    ("i dont want to be alive anymore", "suicide_self_harm"),
-    ("Feels like an elephant is sitting on me and I'm drenched in sweat", "chest_pain"),
-    ("My baby's ribs are sucking in with every breath", "breathing"),
-    ("There's a puddle of red on the floor from my hand and I feel dizzy", "bleeding"),
-    ("The towels I'm holding on his leg keep turning red", "bleeding"),
-    ("My son got into the cupboard and there's an empty bottle of iron tablets next to him", "overdose_poisoning"),
-    ("I have all my pills lined up and I'm done with everything", "suicide_self_harm"),
-    ("my flatmate is sitting on the window ledge saying he wants to die", "suicide_self_harm"),
-    ("Mi marido de repente no encuentra las palabras y tiene la mitad de la cara caída", "stroke"),
-    ("mi madre está jadeando y no le llega el aire", "breathing"),
-    ("Las toallas que le pongo en la cabeza se empapan de sangre", "bleeding"),
-    ("Ya me he despedido de mi familia, esta noche se acaba todo", "suicide_self_harm"),
-    ("Mon père siffle à chaque respiration et n'arrive plus à finir ses phrases", "breathing"),
-    ("Ma mère est tombée et elle ne reprend pas connaissance", "unconscious_seizure"),
-    ("mon père se tient la poitrine, il est tout gris et il transpire", "chest_pain"),
-    ("Mein Vater liegt im Bad und ich kriege ihn nicht wach", "unconscious_seizure"),
-    ("Der Verband an seiner Hand ist völlig durchgeblutet und es läuft weiter", "bleeding"),
-    ("mein kumpel hat nen haufen tabletten mit alk genommen und is kaum noch wach", "overdose_poisoning"),
-    # misspelt, by ear, text-speak
-    ("mi hija se tomo muchas pastiyas", "overdose_poisoning"),
-    ("kiero matarme ya no aguanto", "suicide_self_harm"),
-    ("mein kind kriegt keine luf mehr", "breathing"),
-    ("my mums face is dropping on one side and she cant tlk properly", "stroke"),
-    ("jveux me suicidé ce soir", "suicide_self_harm"),
-]
-# Not happening now, though the signs are there: each framing the redesign suppresses.
-LAY_QUESTIONS = [
-    "What should someone do if a friend is choking?",
-    "What if my dad has a stroke while I'm at work?",
-    "Last year I had crushing chest pain for an hour; should I get a stress test?",
-    "In 2015 my mum collapsed and was unconscious for a minute; is she at risk now?",
-    "The doctor said it was a panic attack when I couldn't breathe; how do I stop them?",
-    "My son fully recovered from his febrile seizure; will it happen again?",
-    "My teenager used to self-harm but stopped a year ago; how do I support her now?",
-    "My chest feels a bit tight after running in the cold; is that exercise-induced asthma?",
-    "I accidentally swallowed some mouthwash; is that dangerous?",
-    "My friend is writing an essay on self-harm in adolescents; what are good sources?",
-    "My dad's speech has been a bit slurred since his stroke last year; can speech therapy still help?",
-    "i had a panic attack last week where i couldnt breathe, how do i stop it happening again",
-    "¿Qué se hace cuando alguien tiene una convulsión?",
-    "Hace años me autolesionaba pero ya lo superé; ¿se pueden quitar las cicatrices?",
-    "Ma grand-mère a fait un malaise l'été dernier mais tout va bien maintenant ; doit-elle consulter ?",
-    "Mein Vater ist letzten Sommer in der Hitze ohnmächtig geworden, aber es ging ihm gleich wieder gut.",
-]
-
-
-# The classes of phrasing the first fresh file found missing (issue 12, second round), each in the four languages:
-# written for these tests, none of them in a labelled file.
-CLASS_EMERGENCIES = [
-    # cannot be woken, does not respond or answer, eyes will not open
-    ("my dad's eyes won't open and he's not making a sound", "unconscious_seizure"),
-    ("grandma is slumped over and won't open her eyes even when I shake her", "unconscious_seizure"),
-    ("I can't get my brother to wake up, he's snoring weirdly", "unconscious_seizure"),
-    ("he won't answer when I call his name and he's floppy", "unconscious_seizure"),
-    ("can't get any response out of him", "unconscious_seizure"),
-    ("mi abuela no abre los ojos aunque la llamo", "unconscious_seizure"),
-    ("mi marido está en el suelo y no contesta", "unconscious_seizure"),
-    ("no hay manera de despertarlo", "unconscious_seizure"),
-    ("mon père n'ouvre plus les yeux et respire fort", "unconscious_seizure"),
-    ("impossible de la réveiller, elle est toute molle", "unconscious_seizure"),
-    ("aucune réaction quand je le secoue", "unconscious_seizure"),
-    ("mein opa macht die augen nicht mehr auf", "unconscious_seizure"),
-    ("ich bekomme meinen Mann nicht wach", "unconscious_seizure"),
-    ("er ist nicht wach zu kriegen", "unconscious_seizure"),
-    ("keine Reaktion, wenn ich ihn anspreche", "unconscious_seizure"),
-    # going on for a long time now (not "for years")
-    ("my daughter has been fitting for ages and won't stop", "unconscious_seizure"),
-    ("mi hijo lleva un buen rato convulsionando", "unconscious_seizure"),
-    ("ça dure depuis un quart d'heure, il convulse encore", "unconscious_seizure"),
-    ("Sie krampft schon ewig und hört nicht auf", "unconscious_seizure"),
-    # German compounds read at their keyword
-    ("Mein Sohn hat Abflussreiniger getrunken", "overdose_poisoning"),
-    ("Sie hat einen Abschiedsbrief geschrieben und geht nicht ans Telefon", "suicide_self_harm"),
-    ("Nach dem Bienenstich schwillt ihr Hals zu", "allergic_reaction"),
-    ("Mein Mann hat Herzschmerzen, die in den Arm ausstrahlen", "chest_pain"),
-    ("Meine Freundin hat Schlaftabletten genommen, eine ganze Packung", "overdose_poisoning"),
-    # household chemicals and drugs in all four languages
-    ("my toddler drank some drain unblocker", "overdose_poisoning"),
-    ("my 4 year old drank windscreen wash from the garage", "overdose_poisoning"),
-    ("mi hijo se ha bebido salfumán", "overdose_poisoning"),
-    ("mi nieta se ha tragado una pila de botón", "overdose_poisoning"),
-    ("mon fils a avalé de la soude caustique", "overdose_poisoning"),
-    ("mein Kind hat Lampenöl getrunken", "overdose_poisoning"),
-    ("mi hermano se ha bebido un frasco de jarabe para la tos entero", "overdose_poisoning"),
-    # a plan for tonight, "I'm done"
-    ("i've got the pills counted out for tonight, i'm done with everything", "suicide_self_harm"),
-    ("esta noche me las tomo todas, ya no puedo más", "suicide_self_harm"),
-    ("ce soir je prends toutes mes pilules, j'en ai marre de tout", "suicide_self_harm"),
-    ("heute Nacht nehme ich alle Tabletten, ich kann nicht mehr", "suicide_self_harm"),
-    ("ich habe ein Seil und will heute Schluss machen", "suicide_self_harm"),
-    # colloquial overdoses
-    ("my mate overdid it on the ketamine and he's not making sense", "overdose_poisoning"),
-    ("mi hermano se pasó con las pastillas y está muy raro", "overdose_poisoning"),
-    ("se le fue la mano con la metadona y no se despierta", "overdose_poisoning"),
-    ("mon frère a abusé des cachets et il vomit", "overdose_poisoning"),
-    ("il a trop pris de codéine et il respire mal", "overdose_poisoning"),
-    ("er hat zu viel von den Tabletten geschluckt", "overdose_poisoning"),
-    # a mention of the past, and now it is happening
-    ("got stitches yesterday and now it's pouring blood through the bandage", "bleeding"),
-    ("the doctor said it was just anxiety but now my chest is crushing and my arm is numb", "chest_pain"),
-    ("he got 5 stitches but the cut keeps bleeding through the dressing", "bleeding"),
-    # a blow to the head, then drowsy or vomiting
-    ("my baby fell off the bed and now she's really sleepy and vomiting", "unconscious_seizure"),
-    ("mi hijo se golpeó la cabeza y ahora vomita y está muy dormido", "unconscious_seizure"),
-    ("ma fille est tombée sur la tête, elle vomit et elle est toute endormie", "unconscious_seizure"),
-    ("mein Sohn ist auf den Kopf gefallen, erbricht und ist sehr schläfrig", "unconscious_seizure"),
-    # a hedge is no hypothesis; "we're" is no question
-    ("sorry if this is silly but my chest has felt really heavy for the last half hour and im sweating loads",
-     "chest_pain"),
-    ("We're at the park and a lady just fell down and she's twitching and her eyes are rolling", "unconscious_seizure"),
-]
-CLASS_QUESTIONS = [
-    "my eyes won't open properly in the morning, they're all crusty",
-    "my mum isn't answering her phone, should I be worried?",
-    "mi madre no contesta al teléfono desde ayer",
-    "Il ne répond pas à mes messages depuis hier",
-    "Er antwortet nicht auf meine Nachrichten",
-    "my son won't answer me when I ask about school, is that normal for a teen?",
-    "I've had this chest tightness for ages, is it asthma?",
-    "Ich habe seit Wochen Brustschmerzen beim Sport, sollte ich zum Arzt?",
-    "Ich habe Liebeskummer und Herzschmerz",
-    "Ich habe einen Abschiedsbrief für meine Kollegin geschrieben, sie geht in Rente",
-    "I'm done with my exams, can I finally take my allergy pills at night?",
-    "I'm going to take them tonight with dinner, are antibiotics ok with food?",
-    "I think I overdid it at the gym, my legs hurt",
-    "I cut my thumb badly on Saturday, got it glued at urgent care, how long before it heals?",
-    "My son had a seizure on Tuesday, the doctor said it was febrile, should I worry?",
-    "Me corté el dedo el sábado y me dieron cuatro puntos, ¿cuándo me los quitan?",
-    "Je me suis coupé profondément dimanche, on m'a fait des points ; je peux nager ?",
-    "Ich habe mich am Sonntag tief geschnitten, wurde genäht. Wann darf ich duschen?",
-    "mi hijo se atragantó con una uva esta mañana pero lo escupió y está bien",
-    "ma fille s'est étouffée avec un bonbon ce matin mais elle l'a recraché, tout va bien",
-    "Ich habe Angst vor einem Herzinfarkt, weil mein Vater einen hatte",
-    "my toddler licked a battery but didn't swallow it, it was a AA, should I worry?",
-    "Is it bad that I cried so much I couldn't breathe last night?",
-    "Mein Sohn wird ohnmächtig, wenn er Blut sieht. Ist das normal?",
-    "how can I support a friend who is having suicidal thoughts?",
-    "mon père a de l'angine de poitrine, que faire en cas de douleur ?",
-    "Mein Mann schnarcht und hat nachts Atemaussetzer, was kann man tun?",
-]
-
-
-# The classes of phrasing the second fresh file found missing (issue 12, third round), each in the four languages:
-# written for these tests, none of them in a labelled file.
-ROUND3_EMERGENCIES = [
-    # pulling for air with a noise on every breath (stridor)
-    ("my little girl is struggling to pull air in and there's a squeaky noise every time she breathes", "breathing"),
-    ("he's fighting to get air in, high pitched sound on each breath", "breathing"),
-    ("mi hijo hace un pitido en cada respiración y le cuesta respirar", "breathing"),
-    ("ma fille fait un sifflement à chaque inspiration et elle a du mal à respirer", "breathing"),
-    ("Mein Sohn hat ein pfeifendes Geräusch bei jedem Atemzug und kriegt schwer Luft", "breathing"),
-    # bleeding in spurts with the pulse
-    ("his leg is spurting with every heartbeat", "bleeding"),
-    ("the cut on her wrist is pumping in time with her pulse", "bleeding"),
-    ("la herida sale a chorros con cada latido", "bleeding"),
-    ("ça gicle à chaque battement de cœur", "bleeding"),
-    ("Die Wunde spritzt bei jedem Herzschlag", "bleeding"),
-    # self-harm happening now, deeper than meant
-    ("i'm cutting right now and can't stop", "suicide_self_harm"),
-    ("cut deeper than i meant to and it won't stop bleeding", "suicide_self_harm"),
-    ("me he cortado más profundo que nunca", "suicide_self_harm"),
-    ("je me suis coupée plus profond que d'habitude", "suicide_self_harm"),
-    ("ich hab mich tiefer geritzt als sonst", "suicide_self_harm"),
-    # a car in a closed garage with the engine running
-    ("I'm sitting in my car in the garage with the engine running", "suicide_self_harm"),
-    # a throat closing, some words apart
-    ("después de comer gambas me pica la garganta y se me está cerrando", "allergic_reaction"),
-    ("my throat feels like it's slowly closing after that peanut sauce", "allergic_reaction"),
-    # hives and gasping after a sting, German
-    ("Nach dem Wespenstich hat er Quaddeln überall und keucht", "allergic_reaction"),
-    # pills laid out and a plan for tonight, German
-    ("Die Tabletten liegen bereitgelegt, heute Nacht mach ich Schluss", "suicide_self_harm"),
-]
-ROUND3_QUESTIONS = [
-    "my uncle has been seizure free for years on his tablets, can he drive again?",
-    "mi tía lleva cinco años sin convulsiones, ¿puede dejar la medicación?",
-    "Mon fils est sans crises depuis deux ans, peut-il arrêter son traitement ?",
-    "Mein Bruder ist seit drei Jahren anfallsfrei, darf er wieder Auto fahren?",
-    "Ma fille a fait une convulsion l'an dernier, tout est rentré dans l'ordre ; peut-elle faire du sport ?",
-    "Mi hija tuvo una convulsión febril con un año y todo volvió a la normalidad, ¿puede repetirse?",
-    "why does my nose bleed every time I blow it?",
-    "I'm cutting back on sugar right now, is that good for my heart?",
-    "my toddler has a barking cough at night, is it croup?",
-    "how do you stop arterial bleeding that spurts with the pulse?",
-    "Was bedeutet es, wenn man beim Atmen keucht?",
-]
-
-
-# The classes of phrasing the third fresh file found (issue 12, fourth round), each in the four languages: written
-# for these tests, none of them in a labelled file. A sign named only to be denied is no sign; a negation elsewhere
-# in the message does not hide one.
-ROUND4_EMERGENCIES = [
-    ("No, he's not breathing!", "breathing"),
-    ("no one is home and I'm bleeding a lot from my leg", "bleeding"),
-    ("I don't know what to do, crushing pain in my chest for 20 minutes", "chest_pain"),
-    ("nobody is answering and she took all her pills an hour ago", "overdose_poisoning"),
-    ("No sé qué hacer, mi padre no puede respirar", "breathing"),
-    ("Je ne sais pas quoi faire, il ne respire plus", "breathing"),
-    ("Keine Ahnung was los ist, er krampft seit fünf Minuten", "unconscious_seizure"),
-    # wheezing, then drowsy or not answering
-    ("my son's been wheezing all evening and now he's drowsy and not answering properly", "breathing"),
-    ("mi hija tiene sibilancias y ahora está adormilada y no contesta", "unconscious_seizure"),  # a tie: not answering first
-    ("il siffle en respirant et maintenant il est somnolent, il ne répond plus", "breathing"),
-    ("Er keucht und ist jetzt ganz benommen, antwortet kaum", "breathing"),
-    # something from under the sink; insulin twice, then unwell
-    ("my toddler drank something from under the sink and is drooling", "overdose_poisoning"),
-    ("mi hijo se ha bebido algo de debajo del fregadero", "overdose_poisoning"),
-    ("mon fils a bu un produit sous l'évier", "overdose_poisoning"),
-    ("Mein Kind hat was aus dem Putzschrank getrunken", "overdose_poisoning"),
-    ("I injected my insulin twice by mistake and now I'm shaky and confused", "overdose_poisoning"),
-    ("me puse doble dosis de insulina y estoy mareado y sudando", "overdose_poisoning"),
-    # a farewell
-    ("won't be around much longer, just wanted to say thank you", "suicide_self_harm"),
-    ("my friend sent a goodbye message and now she isn't answering her phone", "suicide_self_harm"),
-    ("mi hermano me mandó un mensaje de despedida y no contesta", "suicide_self_harm"),
-    ("Mein Freund hat mir eine Abschiedsnachricht geschickt und geht nicht ran", "suicide_self_harm"),
-    # bleeding on a blood thinner
-    ("my dad is on warfarin and his nose has been bleeding for an hour", "bleeding"),
-    ("mi madre toma sintrom y lleva una hora sangrando por la nariz", "bleeding"),
-    ("mon père prend du Previscan et saigne du nez depuis une heure", "bleeding"),
-]
-ROUND4_QUESTIONS = [
-    "No chest pain, no shortness of breath, just a tickly cough. Should I see a GP?",
-    "Not suicidal at all, just exhausted from work. Any tips for sleep?",
-    "No tengo ideas suicidas, solo estoy triste últimamente. ¿Es depresión?",
-    "Pas de douleur thoracique, juste des palpitations après le café. C'est grave ?",
-    "Keine Atemnot, nur Schnupfen seit gestern. Muss ich zum Arzt?",
-    "No seizures for three years now. Can I ask about stopping my tablets?",
-    "No weakness or slurred speech, just a headache from screens. Tips?",
-    "is it safe to take ibuprofen while on warfarin?",
-    "what's the antidote if someone takes too much insulin?",
-]
-
-
-# The classes of phrasing the fourth fresh file found (issue 12, fifth round), in the four languages where they apply.
-ROUND5_EMERGENCIES = [
-    ("my husband's heartburn won't go away with the antacids and he's grey and sweaty", "chest_pain"),
-    ("tengo acidez que no se me quita con almax y estoy sudando, me duele el hombro izquierdo", "chest_pain"),
-    ("Sodbrennen, das nicht weggeht, und ich schwitze, linke Schulter tut weh", "chest_pain"),
-    ("I took my Humalog twice by accident and now I'm shaky and sweaty", "overdose_poisoning"),
-    ("he mixed xanax with a bottle of vodka and can barely keep his eyes open", "overdose_poisoning"),
-    ("j'ai pris mes cachets deux fois ce matin, la tête me tourne", "overdose_poisoning"),
-    ("started amoxicillin an hour ago and now my voice is hoarse and I feel faint", "allergic_reaction"),
-    ("a man at the station just collapsed and he's jerking all over", "unconscious_seizure"),
-    ("mi bebé gime con cada respiración y se le marcan las costillas", "breathing"),
-    ("Mein Baby stöhnt bei jedem Atemzug und die Rippen ziehen sich ein", "breathing"),
-    ("the tea towel is soaked through and it's still spurting", "bleeding"),
-    ("gave my cat to my sister and sorted my will, it's easier for everyone if I'm gone", "suicide_self_harm"),
-    ("He regalado mi perro y escrito cartas. Ya no me vais a ver más", "suicide_self_harm"),
-    ("J'ai écrit des lettres à mes enfants, ce sera plus simple pour tout le monde", "suicide_self_harm"),
-    ("Ich habe meine Katze weggegeben und alles geregelt, ist besser so für alle", "suicide_self_harm"),
-    ("I'm sitting on the bridge railing right now", "suicide_self_harm"),
-]
-ROUND5_QUESTIONS = [
-    "no chest pain, no dizziness, just a racing heart after coffee. is that normal?",
-    "Dans la série que je regarde, un personnage fait un AVC. C'est réaliste ?",
-    "Bin vor Jahren beim Blutabnehmen umgekippt, seitdem nie wieder. Muss ich das sagen?",
-    "what happens if you take your insulin twice by mistake?",
-    "we're rehoming our dog because of my allergy, any tips?",
-    "I've written my will and sorted my affairs now that I'm 70, what else should I plan?",
-]
-
-
-# The classes of phrasing the fifth fresh file found (issue 12, sixth round).
-ROUND6_EMERGENCIES = [
-    ("gonna kms tonight, got everything ready", "suicide_self_harm"),
-    ("I've decided to end it tonight", "suicide_self_harm"),
-    ("He decidido acabar con todo esta noche", "suicide_self_harm"),
-    ("j'ai décidé d'en finir, tout est prêt", "suicide_self_harm"),
-    ("Ich habe beschlossen, heute Nacht Schluss zu machen", "suicide_self_harm"),
-    ("standing on the roof of the car park, what's the point anymore", "suicide_self_harm"),
-    ("won't be around after tonight, thank you for everything", "suicide_self_harm"),
-    ("Meine Schwester hat 'lebt wohl' geschrieben und geht nicht ans Handy", "suicide_self_harm"),
-    ("my dad just coughed up a mouthful of bright red blood", "bleeding"),
-    ("mi madre está vomitando mucha sangre", "bleeding"),
-    ("il crache plein de sang depuis tout à l'heure", "bleeding"),
-    ("Er hustet hellrotes Blut, viel davon", "bleeding"),
-    ("the blood pumps out every time I let go of the cut", "bleeding"),
-    ("took my wife's heart tablets by mistake and now I feel faint and my pulse is slow", "overdose_poisoning"),
-    ("mi abuela tomó las pastillas de otro por error y está muy mareada", "overdose_poisoning"),
-    ("Meine Mutter versteht nicht mehr, was ich sage, und ihr Mund hängt", "stroke"),
-    ("my husband suddenly doesn't understand what I'm saying", "stroke"),
-]
-ROUND6_QUESTIONS = [
-    "I'm not having any thoughts of hurting myself, I just can't sleep. Tips?",
-    "my brother coughs up a little blood-streaked phlegm with his bronchitis every winter, should he see someone?",
-    "what should you do if you take someone else's tablets by mistake?",
-    "We've decided to end our lease early, how do I tell my landlord?",
-]
-
-# Every message written in this file, by class.
-ALL_QUESTIONS = (ISSUE_TEXTBOOK + MORE_QUESTIONS + LAY_QUESTIONS + CLASS_QUESTIONS
-                 + ROUND3_QUESTIONS + ROUND4_QUESTIONS + ROUND5_QUESTIONS + ROUND6_QUESTIONS)
-ALL_EMERGENCIES = (ISSUE_EMERGENCIES + MORE_EMERGENCIES + LAY_EMERGENCIES + CLASS_EMERGENCIES
-                   + ROUND3_EMERGENCIES + ROUND4_EMERGENCIES + ROUND5_EMERGENCIES + ROUND6_EMERGENCIES)
+# Messages written for these tests over the rounds of rules (each class of phrasing a fresh file found missing, in
+# the four languages), none of them in a fresh file; the classifier trains on them too.
+WRITTEN = load_messages(("handwritten.jsonl",))
+ALL_QUESTIONS = ISSUE_TEXTBOOK + [row["text"] for row in WRITTEN if not row["emergency"]]
+ALL_EMERGENCIES = ISSUE_EMERGENCIES + [(row["text"], row["kind"]) for row in WRITTEN if row["emergency"]]
 
 
 def test_the_kinds_are_the_issues_eight():
@@ -688,6 +276,43 @@ def test_recall_and_false_positive_rate_on_the_labelled_sets():
     recall, false_positive_rate = 1 - len(missed) / len(emergencies), len(false_alarms) / len(others)
     assert recall >= 0.95, f"recall {recall:.3f}, missed {missed}"
     assert false_positive_rate <= 0.08, f"false-positive rate {false_positive_rate:.3f}: {false_alarms}"
+
+
+def test_the_rules_alone_still_fit_the_labelled_sets():
+    """The classifier must not hide a regression of the rules: they are the explainable first stage."""
+    rows = [json.loads(line) for path in LABELLED_FILES for line in path.read_text().splitlines() if line.strip()]
+    verdicts = [(row, emergency.detect_by_rules(row["text"])) for row in rows]
+    missed = [row["id"] for row, kind in verdicts if row["emergency"] and kind is None]
+    false_alarms = [row["id"] for row, kind in verdicts if not row["emergency"] and kind is not None]
+    assert len(missed) <= 0.03 * sum(row["emergency"] for row in rows), missed
+    assert len(false_alarms) <= 0.03 * sum(not row["emergency"] for row in rows), false_alarms
+    for row, kind in verdicts[::7]:  # the classifier only adds: what the rules flag keeps their kind
+        if kind is not None:
+            assert detect_emergency(row["text"]) == kind, row["id"]
+
+
+def test_the_classifier_recognises_emergencies_in_a_set_it_never_saw():
+    """Trained without the newest blind set, at RESCUE_PROBABILITY, on that set: what a blind round measures."""
+    held_out = [name for name in TRAINING_SETS if name.startswith("emergency_messages_fresh")][-1]
+    model = EmergencyClassifier.train(emergency.normalize, load_messages(tuple(n for n in TRAINING_SETS if n != held_out)))
+    rows = load_messages((held_out,))
+    flagged = [model.rescue([emergency.normalize(row["text"])]) for row in rows]  # short ones: None (left to the rules)
+    emergencies = [kind for row, kind in zip(rows, flagged) if row["emergency"]]
+    others = [kind for row, kind in zip(rows, flagged) if not row["emergency"]]
+    assert sum(kind is not None for kind in emergencies) >= 0.8 * len(emergencies)
+    assert sum(kind is not None for kind in others) <= 0.05 * len(others)
+    right_kind = [kind == row["kind"] for row, kind in zip(rows, flagged) if row["emergency"] and kind]
+    assert sum(right_kind) >= 0.8 * len(right_kind)
+
+
+def test_the_classifier_trains_only_on_shipped_sets_and_is_sure_before_it_flags():
+    assert all((MESSAGES / name).is_file() for name in TRAINING_SETS)
+    assert set(TRAINING_SETS) <= {path.name for path in LABELLED_FILES} | {"handwritten.jsonl"}
+    assert 0.5 <= RESCUE_PROBABILITY < 1
+    model = emergency.classifier()
+    assert model.rescue([emergency.normalize("What is the first-line treatment for anaphylaxis?")]) is None
+    assert model.rescue([emergency.normalize("my mum swallowed a whole box of her sleeping tablets and wont wake up")])
+    assert model.rescue(["is he going to be ok"]) is None  # short: the rules' call
 
 
 # --------------------------------------------------------------------------------------------
