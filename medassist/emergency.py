@@ -396,4 +396,4 @@ def detect_emergency(text: str) -> str | None:
     classifier's when it is sure; or None. Never raises on a str; anything else is not a message: None."""
     kind = detect_by_rules(text)
     windows = [] if kind or not isinstance(text, str) else [w for w in _windows(normalize(_scanned(text))) if w.strip()]
-    return classifier().rescue(windows) if windows else kind
+    return classifier().rescue(text, windows) if windows else kind
