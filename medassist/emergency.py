@@ -13,15 +13,14 @@ stages, each a list of regular expressions a reviewer can read, then a trained s
    reflux", "got 3 stitches", "on Sunday") unless it is back now or still going on; recurring or long-standing
    ("every winter", "when I run", "for years", "is it normal that"; but "going for ages" is now); a question about
    causes; a question or statement with nobody in it ("What is the first-line treatment for anaphylaxis?"); a
-   question passed on ("my friend asked whether"). Anything else with a sign, however short or unpunctuated, is an
-   emergency.
-Text is normalised first: invisible characters removed, case, accents and apostrophes folded, emoji dropped,
-s p a c e d letters joined, misspellings corrected (one edit from a keyword, spellings by ear, text-speak), German
-compounds split at a keyword ("Rohrreiniger" reads "rohr reiniger", "Abschiedsbriefe" "abschieds briefe"). A
-message longer than WINDOW_CHARS is judged sentence by sentence, up to SCAN_CHARS. Deterministic; never raises on a str.
-
+   question passed on ("my friend asked whether"); one ordinary sign of one's own with a laugh ("lmao", a laughing
+   emoji). Anything else with a sign, however short or unpunctuated, is an emergency.
 3. A second opinion (medassist.emergency_classifier), trained on our labelled messages, flags what the rules missed
-   when it is sure enough; it never clears what they flagged. `detect_by_rules` is the rules alone.
+   when it is sure; it never clears what they flagged, nor judges a laughing message. `detect_by_rules`: rules alone.
+Text is normalised first: invisible characters removed, case, accents and apostrophes folded, emoji dropped (laughing
+ones read "lol"), s p a c e d letters joined, misspellings corrected (one edit from a keyword, spellings by ear,
+text-speak), German compounds split at a keyword ("Rohrreiniger" reads "rohr reiniger"). A message longer than
+WINDOW_CHARS is judged sentence by sentence, up to SCAN_CHARS. Deterministic; never raises on a str.
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ _INVISIBLE = re.compile(
 )
 _FOLD = str.maketrans(
     {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'", "\u0153": "oe", "\u00e6": "ae",
-     "\u00f8": "o"}
+     "\u00f8": "o"} | dict.fromkeys("\U0001f602\U0001f923\U0001f480\U0001f606\u2620", " lol ")  # laughing emoji
 )
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
@@ -188,21 +187,7 @@ def _trie(words: list[str]) -> str:
     return pattern(root)
 
 
-def _lines(block: str) -> list[str]:
-    """The lines of a block of P's data; a line indented by two spaces continues the one before, "#" starts a
-    comment line."""
-    lines: list[str] = []
-    for line in block.strip("\n").splitlines():
-        if line.startswith("#"):
-            continue
-        if line.startswith("  ") and lines:
-            lines[-1] += line[2:]
-        elif line.strip():
-            lines.append(line)
-    return lines
-
-
-_VOCABULARY = dict(line.split(" ", 1) for line in _lines(P.VOCABULARY))
+_VOCABULARY = dict(line.split(" ", 1) for line in P.data_lines(P.VOCABULARY))
 
 
 def _expand(text: str) -> str:
@@ -228,7 +213,7 @@ def _alternatives(pattern: str) -> list[str]:
     return [*parts, pattern[start:]]
 
 
-SIGN_SOURCES = [(kind, int(line[0]), _expand(line[2:])) for kind, block in P.SIGNS.items() for line in _lines(block)]
+SIGN_SOURCES = [(kind, int(line[0]), _expand(line[2:])) for kind, block in P.SIGNS.items() for line in P.data_lines(block)]
 # Each alternative of a sign line is a sign of its own (and counts once).
 SIGNS = [(kind, weight, rx(part)) for kind, weight, text in SIGN_SOURCES for part in _alternatives(text)]
 
@@ -258,7 +243,7 @@ _DISCOUNTS = {kind: rx(pattern) for kind, pattern in P.DISCOUNTS.items()}
 # --------------------------------------------------------------------------------------------
 # Framing cues (medassist.emergency_patterns.FRAMING), matched on the flattened window
 
-_F = {name: rx(text) for name, text in (line.split(" ", 1) for line in _lines(P.FRAMING))}
+_F = {name: rx(text) for name, text in (line.split(" ", 1) for line in P.data_lines(P.FRAMING))}
 INTERROGATIVE, FIRST_PERSON, COMPANION = _F["INTERROGATIVE"], _F["FIRST_PERSON"], _F["COMPANION"]
 
 
@@ -331,8 +316,9 @@ def sign_scores(window: str, flat: str) -> dict[str, int]:
     return {kind: score for kind, score in scores.items() if kind in strong and score >= 2}
 
 
-def not_now(window: str, flat: str) -> bool:
-    """Whether the framing of `window` clearly says that what it describes is not happening now (stage 2)."""
+def not_now(window: str, flat: str, intent: bool = False) -> bool:
+    """Whether the framing of `window` clearly says that what it describes is not happening now (stage 2). With
+    `intent` (signs of self-harm or overdose, or more than one sign) a laugh is no joke: humour can mask intent."""
     companion = bool(COMPANION.search(flat))
     personal = companion or bool(FIRST_PERSON.search(flat))
     bystander = bool(_F["BYSTANDER"].search(flat))
@@ -346,6 +332,8 @@ def not_now(window: str, flat: str) -> bool:
         return True
     if (explicit or _F["WHAT_TO_DO"].search(flat)) and (personal or bystander):  # a call for help: nothing below applies
         return False
+    if _F["LAUGH"].search(flat) and not (intent or now or companion or bystander or " help" in f" {flat}"):
+        return True  # "couldnt breathe for a sec lmao": hyperbole about oneself, when nothing else says now
     if _F["EXAM"].search(flat) or _F["FICTION"].search(flat):
         return True
     if _F["CAUSAL"].search(flat) or _F["INFO"].search(flat):
@@ -356,13 +344,18 @@ def not_now(window: str, flat: str) -> bool:
     return not (personal or bystander or now) and bool(_F["GENERIC"].search(flat))
 
 
+def laughing(text: str) -> bool:  # lol, mdr, jaja, a laughing emoji: the LAUGH framing line
+    return bool(_F["LAUGH"].search(flatten(normalize(text))))
+
+
 def _judge(window: str) -> tuple[str, int] | None:
     """(kind, score) when `window` describes an emergency happening now, else None."""
     flat = flatten(window)
     if not flat:
         return None
     scores = sign_scores(window, flat)
-    if not scores or not_now(window, flat):
+    intent = any(scores.get(kind, 0) for kind in DOMINANT) or max(scores.values(), default=0) > 3  # more than one sign
+    if not scores or not_now(window, flat, intent=intent):
         return None
     dominant = [kind for kind in DOMINANT if scores.get(kind, 0) >= 3]  # self-harm and overdose outrank their effects
     kind = dominant[0] if dominant else max(scores, key=lambda k: (scores[k], -PRIORITY.index(k)))
@@ -396,4 +389,4 @@ def detect_emergency(text: str) -> str | None:
     classifier's when it is sure; or None. Never raises on a str; anything else is not a message: None."""
     kind = detect_by_rules(text)
     windows = [] if kind or not isinstance(text, str) else [w for w in _windows(normalize(_scanned(text))) if w.strip()]
-    return classifier().rescue(text, windows) if windows else kind
+    return classifier().rescue(windows) if windows and not laughing(text) else kind

@@ -18,7 +18,6 @@ Fitted on first use: a few seconds, deterministic (lbfgs on the rows in file ord
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ TRAINING_SETS = (
     "emergency_messages_fresh5.jsonl",
     "emergency_messages_fresh6.jsonl",
     "emergency_messages_fresh7.jsonl",
+    "emergency_messages_fresh8.jsonl",
     "handwritten.jsonl",  # the tests' messages: each class of phrasing a round found missing, in four languages
 )
 # Chosen on the replayed rounds (above): the false-positive rate target (0.05) stays within reach of the rules' own.
@@ -45,12 +45,6 @@ RESCUE_PROBABILITY = 0.7
 # Shorter messages are left to the rules: 47 of the 48 emergencies they missed in rounds 2-6 had 9 words or more;
 # a short follow-up ("is he going to be ok", "thanks") carries too few n-grams for a sure verdict.
 RESCUE_MIN_WORDS = 8
-# A laugh marks hyperbole ("this lecture is so boring i'm about to pass out lmao", "ce partiel m'a tuer, je veux
-# mourir mdr"): the classifier's n-grams cannot tell it from the real thing (4 of its 5 false alarms on fresh7), so
-# it leaves such a message to the rules, which still flag any sign they read in it.
-LAUGHING = re.compile(r"\b(lol+|lmf?ao+|rofl|roflmao|(ha){2,}h?|(he){2,}|(ja){2,}j?|(je){2,}|jk|xd+|mdr+|ptdr+)\b"
-                      "|[\U0001f602\U0001f923\U0001f480\U0001f606\u2620]", re.IGNORECASE)
-
 
 def _pipeline() -> Pipeline:
     """Character n-grams carry misspellings, inflections and four languages; word pairs carry "took all", "won't wake"."""
@@ -86,11 +80,9 @@ class EmergencyClassifier:
     def probabilities(self, texts: list[str]) -> np.ndarray:
         return self.emergency.predict_proba(texts)[:, list(self.emergency.classes_).index(True)]
 
-    def rescue(self, text: str, windows: list[str]) -> str | None:
-        """The kind of emergency when some window (of the normalised `text`) of RESCUE_MIN_WORDS or more reaches
-        RESCUE_PROBABILITY (the surest window's kind), else None; None for a laughing `text`."""
-        if LAUGHING.search(text):
-            return None
+    def rescue(self, windows: list[str]) -> str | None:
+        """The kind of emergency when some normalised window of RESCUE_MIN_WORDS or more reaches RESCUE_PROBABILITY
+        (the surest window's kind), else None."""
         windows = [window for window in windows if len(window.split()) >= RESCUE_MIN_WORDS]
         if not windows:
             return None

@@ -23,6 +23,20 @@ KINDS = ("chest_pain", "stroke", "breathing", "bleeding", "overdose_poisoning", 
          "unconscious_seizure", "suicide_self_harm")
 
 
+def data_lines(block: str) -> list[str]:
+    """The lines of a block of this data; a line indented by two spaces continues the one before, "#" starts a
+    comment line."""
+    lines: list[str] = []
+    for line in block.strip("\n").splitlines():
+        if line.startswith("#"):
+            continue
+        if line.startswith("  ") and lines:
+            lines[-1] += line[2:]
+        elif line.strip():
+            lines.append(line)
+    return lines
+
+
 def _read(name: str) -> str:
     """One pattern file of assets/emergency (installed with the package)."""
     return (files("medassist") / "assets" / "emergency" / name).read_text(encoding="utf-8")

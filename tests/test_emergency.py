@@ -296,7 +296,7 @@ def test_the_classifier_recognises_emergencies_in_a_set_it_never_saw():
     held_out = [name for name in TRAINING_SETS if name.startswith("emergency_messages_fresh")][-1]
     model = EmergencyClassifier.train(emergency.normalize, load_messages(tuple(n for n in TRAINING_SETS if n != held_out)))
     rows = load_messages((held_out,))
-    flagged = [model.rescue(row["text"], [emergency.normalize(row["text"])]) for row in rows]  # short ones: None (left to the rules)
+    flagged = [model.rescue([emergency.normalize(row["text"])]) for row in rows]  # short ones: None (left to the rules)
     emergencies = [kind for row, kind in zip(rows, flagged) if row["emergency"]]
     others = [kind for row, kind in zip(rows, flagged) if not row["emergency"]]
     assert sum(kind is not None for kind in emergencies) >= 0.8 * len(emergencies)
@@ -305,19 +305,24 @@ def test_the_classifier_recognises_emergencies_in_a_set_it_never_saw():
     assert sum(right_kind) >= 0.8 * len(right_kind)
 
 
+def test_a_laugh_is_hyperbole_only_for_ones_own_single_sign():
+    assert emergency.laughing("that exam nearly gave me a heart attack \U0001f602") and emergency.laughing("mdr")
+    assert not emergency.laughing("my son is choking")
+    assert detect_emergency("that exam nearly gave me a heart attack \U0001f602") is None
+    assert detect_emergency("my dad is clutching his chest and sweating lol") == "chest_pain"  # someone else
+    assert detect_emergency("i want to kill myself lol") == "suicide_self_harm"  # intent is never a joke
+
+
 def test_the_classifier_trains_only_on_shipped_sets_and_is_sure_before_it_flags():
     assert all((MESSAGES / name).is_file() for name in TRAINING_SETS)
     assert set(TRAINING_SETS) <= {path.name for path in LABELLED_FILES} | {"handwritten.jsonl"}
     assert 0.5 <= RESCUE_PROBABILITY < 1
     model = emergency.classifier()
     def rescue(text: str) -> str | None:
-        return model.rescue(text, [emergency.normalize(text)])
+        return model.rescue([emergency.normalize(text)])
 
     assert rescue("What is the first-line treatment for anaphylaxis?") is None
-    sure = "my mum swallowed a whole box of her sleeping tablets and wont wake up"
-    assert rescue(sure) == "overdose_poisoning"
-    assert rescue(sure + " lol") is None and rescue(sure + " \U0001f602") is None  # laughing: left to the rules
-    assert emergency.detect_emergency(sure + " lol") == "overdose_poisoning"  # ...which read the signs
+    assert rescue("my mum swallowed a whole box of her sleeping tablets and wont wake up") == "overdose_poisoning"
     assert rescue("is he going to be ok") is None  # short: the rules' call
 
 
