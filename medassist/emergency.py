@@ -344,8 +344,8 @@ def not_now(window: str, flat: str, intent: bool = False) -> bool:
     return not (personal or bystander or now) and bool(_F["GENERIC"].search(flat))
 
 
-def laughing(text: str) -> bool:  # lol, mdr, jaja, a laughing emoji: the LAUGH framing line
-    return bool(_F["LAUGH"].search(flatten(normalize(text))))
+def laughing(windows: list[str]) -> bool:  # lol, mdr, jaja, a laughing emoji in normalised text: the LAUGH line
+    return any(_F["LAUGH"].search(flatten(window)) for window in windows)
 
 
 def _judge(window: str) -> tuple[str, int] | None:
@@ -369,14 +369,22 @@ def _scanned(text: str) -> str:
     return f"{text[:half]}\n{text[-half:]}"
 
 
-def detect_by_rules(text: str) -> str | None:
-    """The rules' verdict alone: the kind of emergency `text` describes as happening now, or None."""
+def _windows_of(text: object) -> list[str]:  # the normalised windows a message is judged in; none for a non-str
+    return [w for w in _windows(normalize(_scanned(text))) if w.strip()] if isinstance(text, str) and text.strip() else []
+
+
+def _rules_verdict(windows: list[str]) -> str | None:
     best: tuple[str, int] | None = None
-    for window in _windows(normalize(_scanned(text))) if isinstance(text, str) and text.strip() else []:
+    for window in windows:
         verdict = _judge(window)
         if verdict and (best is None or verdict[1] >= best[1]):
             best = verdict
     return best[0] if best else None
+
+
+def detect_by_rules(text: str) -> str | None:
+    """The rules' verdict alone: the kind of emergency `text` describes as happening now, or None."""
+    return _rules_verdict(_windows_of(text))
 
 
 @lru_cache(maxsize=1)
@@ -387,6 +395,6 @@ def classifier() -> EmergencyClassifier:  # fitted once per process (ChatEngine.
 def detect_emergency(text: str) -> str | None:
     """The kind of emergency (EMERGENCY_KINDS) `text` describes as happening now: the rules' verdict, else the
     classifier's when it is sure; or None. Never raises on a str; anything else is not a message: None."""
-    kind = detect_by_rules(text)
-    windows = [] if kind or not isinstance(text, str) else [w for w in _windows(normalize(_scanned(text))) if w.strip()]
-    return classifier().rescue(windows) if windows and not laughing(text) else kind
+    windows = _windows_of(text)  # normalised once, for the rules and the classifier
+    kind = _rules_verdict(windows)
+    return kind if kind or not windows or laughing(windows) else classifier().rescue(windows)  # a laugh: rules alone
