@@ -18,7 +18,6 @@ import json
 
 from record import ROOT, command_line, write_result
 
-import medassist.emergency_classifier as classifier_module
 from medassist.emergency import laughing, normalize
 from medassist.emergency_classifier import EmergencyClassifier, load_messages
 
@@ -26,9 +25,9 @@ FIRST_SCORES = ROOT / "bench" / "results" / "emergency_first_scores.json"
 SETS = ["emergency_messages.jsonl", *(f"emergency_messages_fresh{n}.jsonl" for n in ["", 2, 3, 4, 5, 6, 7, 8])]
 
 
-def flags(model: EmergencyClassifier, row: dict) -> bool:
+def flags(model: EmergencyClassifier, row: dict, threshold: float) -> bool:
     windows = [normalize(row["text"])]  # labelled messages are shorter than WINDOW_CHARS: one window
-    return not laughing(windows) and model.rescue(windows) is not None
+    return not laughing(windows) and model.rescue(windows, threshold) is not None
 
 
 def main() -> None:
@@ -47,11 +46,10 @@ def main() -> None:
         right_others = [row for row in rows if not row["emergency"] and row["id"] not in false_alarms]
         rounds[name] = {}
         for threshold in args.thresholds:
-            classifier_module.RESCUE_PROBABILITY = threshold
             rounds[name][str(threshold)] = {
-                "rules_missed": len(missed), "rescued": sum(flags(model, row) for row in rows if row["id"] in missed),
+                "rules_missed": len(missed), "rescued": sum(flags(model, row, threshold) for row in rows if row["id"] in missed),
                 "rules_right_non_emergencies": len(right_others),
-                "false_alarms_added": sum(flags(model, row) for row in right_others),
+                "false_alarms_added": sum(flags(model, row, threshold) for row in right_others),
             }
             print(name, threshold, rounds[name][str(threshold)])
     total = {str(t): {key: sum(r[str(t)][key] for r in rounds.values()) for key in next(iter(rounds.values()))[str(t)]}

@@ -80,14 +80,14 @@ class EmergencyClassifier:
     def probabilities(self, texts: list[str]) -> np.ndarray:
         return self.emergency.predict_proba(texts)[:, list(self.emergency.classes_).index(True)]
 
-    def rescue(self, windows: list[str]) -> str | None:
-        """The kind of emergency when some normalised window of RESCUE_MIN_WORDS or more reaches RESCUE_PROBABILITY
+    def rescue(self, windows: list[str], probability: float = RESCUE_PROBABILITY) -> str | None:
+        """The kind of emergency when some normalised window of RESCUE_MIN_WORDS or more reaches `probability`
         (the surest window's kind), else None."""
         windows = [window for window in windows if len(window.split()) >= RESCUE_MIN_WORDS]
         if not windows:
             return None
         probabilities = self.probabilities(windows)
         best = int(np.argmax(probabilities))
-        if probabilities[best] < RESCUE_PROBABILITY:
+        if probabilities[best] < probability:
             return None
         return str(self.kind.predict([windows[best]])[0])
