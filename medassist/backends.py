@@ -31,6 +31,7 @@ from transformers import (DynamicCache, GenerationConfig, PreTrainedModel, PreTr
                           TextStreamer)
 
 from .config import EMBEDDED, GenerationSettings
+from .generation import answer_penalty
 from .gguf import GGUFError, export_gguf, gguf_base_file, merged_gguf_path
 from .models import adapter_base, load_adapter, load_base, load_tokenizer
 from .prompts import SYSTEM_PROMPT, end_of_turn_ids
@@ -159,12 +160,12 @@ class HFBackend:
         return copy.deepcopy(self._prefix_cache)
 
     def generation_config(self, settings: GenerationSettings) -> GenerationConfig:
+        """Sampling settings; the repetition penalty is not among them but in `answer_penalty`."""
         sampling = settings.temperature > 0
         extra = dict(temperature=settings.temperature, top_p=settings.top_p, top_k=0) if sampling else {}
         return GenerationConfig(
             do_sample=sampling,
             max_new_tokens=settings.max_new_tokens,
-            repetition_penalty=settings.repetition_penalty,
             eos_token_id=self.stop_ids,
             pad_token_id=self.tokenizer.pad_token_id,
             **extra,
@@ -179,6 +180,7 @@ class HFBackend:
             attention_mask=torch.ones_like(inputs),
             cache=self.prefix_cache(prompt_ids),
             generation_config=self.generation_config(settings),
+            logits_processor=answer_penalty(settings.repetition_penalty, len(prompt_ids)),
             streamer=pieces,
             stopping_criteria=[CancelledBy(cancel)],
         )
@@ -191,7 +193,7 @@ class LlamaCppBackend:
     """llama.cpp on a merged GGUF export: faster decode on CPU, Q8_0 rounding (both measured by bench/chat_latency.py).
 
     llama.cpp keeps the KV cache of the previous prompt, so the shared system prompt is not recomputed.
-    Its repetition penalty counts the tokens it generated (up to `n_ctx` of them); `hf` also counts the prompt's.
+    Its repetition penalty counts the tokens it generated (up to `n_ctx` of them), as `hf` does.
     """
 
     name = "llama.cpp"

@@ -54,7 +54,8 @@ def nucleus(logits: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Ten
 
 def per_request_sampler(seed: int | None = None) -> type:
     """A logits processor for transformers' continuous batching that does, per request, what `generate` does for `hf`:
-    repetition penalty, then greedy, or temperature + top-p (nucleus) sampling. The manager then takes the argmax.
+    repetition penalty (on the answer's own tokens), then greedy, or temperature + top-p (nucleus) sampling. The manager
+    then takes the argmax.
 
     Why our own (transformers 5.25, on CPU): the manager drops `RepetitionPenaltyLogitsProcessor` (marked unsupported:
     its processors see each request's last token only); `do_sample` is one setting for the whole manager, so greedy and
@@ -85,7 +86,8 @@ def per_request_sampler(seed: int | None = None) -> type:
             int32_tensor.zero_()  # the settings travel in `_rows`, not in the manager's tensor
 
         def prepare_tensor_args(self, requests_with_new_token: list) -> torch.Tensor:
-            self._rows = [(request.state.initial_tokens + request.state.generated_tokens, request.state.logit_processor_kwargs)
+            # The penalty counts the answer's own tokens, as `hf` does: a grounded answer copies its sources' words
+            self._rows = [(request.state.generated_tokens, request.state.logit_processor_kwargs)
                           for request in requests_with_new_token]
             return torch.zeros(len(self._rows), dtype=torch.int32)
 

@@ -7,7 +7,8 @@ from contextlib import contextmanager, nullcontext
 
 import torch
 from tqdm.auto import tqdm
-from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (GenerationConfig, LogitsProcessorList, PreTrainedModel, PreTrainedTokenizerBase,
+                          RepetitionPenaltyLogitsProcessor)
 
 from .prompts import build_messages, end_of_turn_ids, render_prompt
 
@@ -27,6 +28,15 @@ def greedy_config(tokenizer: PreTrainedTokenizerBase, max_new_tokens: int) -> Ge
     )
 
 
+def answer_penalty(penalty: float, prompt_tokens: int) -> LogitsProcessorList:
+    """The repetition penalty on the answer's own tokens only. `generate`'s default also counts the prompt's, which
+    penalises a grounded answer for copying its sources: with the app's settings, 0.57 of answers were a source's text
+    word for word, 0.76 with this (bench/served_answers.py)."""
+    if penalty == 1.0:
+        return LogitsProcessorList()
+    return LogitsProcessorList([RepetitionPenaltyLogitsProcessor(penalty, prompt_ignore_length=prompt_tokens)])
+
+
 @torch.inference_mode()
 def generate_answers(
     model: PreTrainedModel,
@@ -37,12 +47,14 @@ def generate_answers(
     generation_config: GenerationConfig | None = None,
     sort_by_length: bool = True,
     progress: bool = True,
+    repetition_penalty: float = 1.0,
 ) -> list[str]:
     """Answers in input order, generated in left-padded batches.
 
     Prompts are sorted by token length first so a batch holds similar lengths and little padding;
     left padding with the attention mask (generate derives position ids from it) keeps each
-    sequence's greedy output the same as when it is generated alone.
+    sequence's greedy output the same as when it is generated alone. `repetition_penalty` counts the answers' own
+    tokens, as serving does (`answer_penalty`).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -57,7 +69,8 @@ def generate_answers(
         inputs = tokenizer(
             [prompts[i] for i in batch], return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False
         ).to(device)
-        output = model.generate(**inputs, generation_config=generation_config)
+        output = model.generate(**inputs, generation_config=generation_config,
+                                logits_processor=answer_penalty(repetition_penalty, inputs["input_ids"].shape[1]))
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         for index, tokens in zip(batch, new_tokens):
             answers[index] = tokenizer.decode(tokens, skip_special_tokens=True).strip()

@@ -114,6 +114,25 @@ def test_repetition_penalty_and_sampling_are_applied_per_request(tokenizer):
         backend.close()
 
 
+def test_the_repetition_penalty_counts_the_answer_not_the_prompt(tokenizer):
+    # A grounded answer copies its sources: a token of the prompt is not penalised, one the answer already gave is.
+    # The default tiny init answers "\n" again and again, a token the chat-formatted prompt holds too.
+    model = tiny_llama(tokenizer)
+    stop_ids = end_of_turn_ids(tokenizer)
+    serial = ChatEngine(HFBackend(model, tokenizer, stop_ids), tokenizer, context_tokens=512)
+    backend = BatchedHFBackend(model, tokenizer, stop_ids, slots=2, cache_tokens=1024)
+    batched = ChatEngine(backend, tokenizer, context_tokens=512)
+    try:
+        plain = answer(serial, QUESTIONS[0])[1].token_ids
+        assert plain[0] == plain[1] and plain[0] in serial.prompt_ids(QUESTIONS[0], None, GREEDY.max_new_tokens)
+        penalised = GenerationSettings(temperature=0.0, max_new_tokens=8, repetition_penalty=3.0)
+        for engine in (serial, batched):
+            tokens = answer(engine, QUESTIONS[0], penalised)[1].token_ids
+            assert tokens[0] == plain[0] and tokens[1] != plain[0]
+    finally:
+        backend.close()
+
+
 def test_a_cancelled_request_frees_its_slot_and_does_not_stall_the_others(batched):
     long = GenerationSettings(temperature=0.0, max_new_tokens=400, repetition_penalty=1.0)
     manager = batched.backend.manager()
