@@ -94,43 +94,40 @@ def test_two_concurrent_greedy_answers_are_each_as_alone(serial, batched):
         assert len(stats.token_ids) == GREEDY.max_new_tokens
 
 
-def test_repetition_penalty_and_sampling_are_applied_per_request(tokenizer):
-    # The default tiny init repeats one token: a penalty changes the greedy answer, exactly as `generate` does.
+@pytest.fixture(scope="module")
+def repeating(tokenizer):
+    """(serial, batched) engines on a tiny Llama of the default init, which repeats one token: penalties show."""
     model = tiny_llama(tokenizer)
     stop_ids = end_of_turn_ids(tokenizer)
-    serial = ChatEngine(HFBackend(model, tokenizer, stop_ids), tokenizer, context_tokens=512)
     backend = BatchedHFBackend(model, tokenizer, stop_ids, slots=2, cache_tokens=1024)
-    batched = ChatEngine(backend, tokenizer, context_tokens=512)
-    try:
-        penalised = GenerationSettings(temperature=0.0, max_new_tokens=16, repetition_penalty=3.0)
-        plain, _ = answer(batched, QUESTIONS[0])
-        with_penalty, stats = answer(batched, QUESTIONS[0], penalised)
-        assert with_penalty != plain
-        assert stats.token_ids == answer(serial, QUESTIONS[0], penalised)[1].token_ids
-        sampled = GenerationSettings(temperature=1.0, top_p=1.0, max_new_tokens=16, repetition_penalty=1.0)
-        assert {answer(batched, QUESTIONS[0], sampled)[0] for _ in range(3)} != {plain}  # not greedy
-        assert not backend._routes
-    finally:
-        backend.close()
+    yield (ChatEngine(HFBackend(model, tokenizer, stop_ids), tokenizer, context_tokens=512),
+           ChatEngine(backend, tokenizer, context_tokens=512))
+    backend.close()
 
 
-def test_the_repetition_penalty_counts_the_answer_not_the_prompt(tokenizer):
+def test_repetition_penalty_and_sampling_are_applied_per_request(repeating):
+    # A penalty changes the greedy answer, exactly as `generate` does.
+    serial, batched = repeating
+    penalised = GenerationSettings(temperature=0.0, max_new_tokens=16, repetition_penalty=3.0)
+    plain, _ = answer(batched, QUESTIONS[0])
+    with_penalty, stats = answer(batched, QUESTIONS[0], penalised)
+    assert with_penalty != plain
+    assert stats.token_ids == answer(serial, QUESTIONS[0], penalised)[1].token_ids
+    sampled = GenerationSettings(temperature=1.0, top_p=1.0, max_new_tokens=16, repetition_penalty=1.0)
+    assert {answer(batched, QUESTIONS[0], sampled)[0] for _ in range(3)} != {plain}  # not greedy
+    assert not batched.backend._routes
+
+
+def test_the_repetition_penalty_counts_the_answer_not_the_prompt(repeating):
     # A grounded answer copies its sources: a token of the prompt is not penalised, one the answer already gave is.
-    # The default tiny init answers "\n" again and again, a token the chat-formatted prompt holds too.
-    model = tiny_llama(tokenizer)
-    stop_ids = end_of_turn_ids(tokenizer)
-    serial = ChatEngine(HFBackend(model, tokenizer, stop_ids), tokenizer, context_tokens=512)
-    backend = BatchedHFBackend(model, tokenizer, stop_ids, slots=2, cache_tokens=1024)
-    batched = ChatEngine(backend, tokenizer, context_tokens=512)
-    try:
-        plain = answer(serial, QUESTIONS[0])[1].token_ids
-        assert plain[0] == plain[1] and plain[0] in serial.prompt_ids(QUESTIONS[0], None, GREEDY.max_new_tokens)
-        penalised = GenerationSettings(temperature=0.0, max_new_tokens=8, repetition_penalty=3.0)
-        for engine in (serial, batched):
-            tokens = answer(engine, QUESTIONS[0], penalised)[1].token_ids
-            assert tokens[0] == plain[0] and tokens[1] != plain[0]
-    finally:
-        backend.close()
+    # The tiny model answers "\n" again and again, a token the chat-formatted prompt holds too.
+    serial, batched = repeating
+    plain = answer(serial, QUESTIONS[0])[1].token_ids
+    assert plain[0] == plain[1] and plain[0] in serial.prompt_ids(QUESTIONS[0], None, GREEDY.max_new_tokens)
+    penalised = GenerationSettings(temperature=0.0, max_new_tokens=8, repetition_penalty=3.0)
+    for engine in (serial, batched):
+        tokens = answer(engine, QUESTIONS[0], penalised)[1].token_ids
+        assert tokens[0] == plain[0] and tokens[1] != plain[0]
 
 
 def test_a_cancelled_request_frees_its_slot_and_does_not_stall_the_others(batched):
