@@ -315,6 +315,8 @@ def test_a_laugh_is_hyperbole_only_for_ones_own_single_sign():
     assert detect_emergency("that exam nearly gave me a heart attack \U0001f602") is None
     assert detect_emergency("my dad is clutching his chest and sweating lol") == "chest_pain"  # someone else
     assert detect_emergency("i want to kill myself lol") == "suicide_self_harm"  # intent is never a joke
+    sure = "my mum swallowed a whole box of her sleeping tablets and wont wake up"
+    assert detect_emergency(sure + " lol") == detect_emergency(sure + " \U0001f602") == "overdose_poisoning"
 
 
 def test_the_classifier_trains_only_on_shipped_sets_and_is_sure_before_it_flags():
