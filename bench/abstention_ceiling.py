@@ -24,11 +24,11 @@ import numpy as np
 import torch
 
 from medassist.config import GroundingConfig
-from medassist.grounded_eval import MAX_WRONG_ABSTENTION, has_key_fact, load_questions, top_score
+from medassist.generation import build_prompt
+from medassist.grounded_eval import calibrate_min_score, has_key_fact, load_questions, top_score
 from medassist.grounding import ABSTAIN_ANSWER, grounded_question, is_abstention, retrieve
-from medassist.models import load_adapter
-from medassist.prompts import build_messages, render_prompt
 from medassist.medical_tokens import tokenize
+from medassist.models import load_adapter
 from medassist.retrieval import KnowledgeBase
 from record import ROOT, command_line, write_result
 
@@ -61,7 +61,7 @@ def sweep(kb: KnowledgeBase, answers: dict[str, str]) -> list[dict]:
 
 
 def retriever_settings(kb: KnowledgeBase) -> list[dict]:
-    """Each setting's calibrated threshold (at most MAX_WRONG_ABSTENTION of answerable calibration questions refused)."""
+    """Each setting's threshold as `medassist calibrate` sets it on the calibration split (retriever alone)."""
     splits = {split: load_questions(split) for split in ("calibration", "test")}
     rows = []
     for repeats, k1, b in [(r, k1, b) for r in (1, 2, 3) for k1 in (0.9, 1.2, 1.5, 2.0) for b in (0.3, 0.5, 0.75)]:
@@ -74,9 +74,7 @@ def retriever_settings(kb: KnowledgeBase) -> list[dict]:
             return float(index.get_scores_from_ids(ids).max()) if ids else 0.0
 
         scored = {split: [(q.in_base, best(q.question)) for q in qs] for split, qs in splits.items()}
-        answerable = sorted(s for in_base, s in scored["calibration"] if in_base)
-        allowed = int(MAX_WRONG_ABSTENTION * len(answerable))  # this many may fall below the threshold
-        threshold = answerable[allowed] if allowed < len(answerable) else answerable[-1]
+        threshold = calibrate_min_score(kb, splits["calibration"], scores=[s for _, s in scored["calibration"]])
         row = {"question_repeats": repeats, "k1": k1, "b": b, "threshold": threshold}
         for split, pairs in scored.items():
             row[f"{split}_refused_out_of_base"] = float(np.mean([s < threshold for in_base, s in pairs if not in_base]))
@@ -97,8 +95,7 @@ def model_abstention_auc(adapter: str, kb: KnowledgeBase, grounding: GroundingCo
             hits = retrieve(kb, q.question, grounding)
             if not hits:
                 continue
-            prompt = tokenizer(render_prompt(tokenizer, build_messages(tokenizer, grounded_question(q.question, hits))),
-                               add_special_tokens=False)["input_ids"]
+            prompt = tokenizer(build_prompt(tokenizer, grounded_question(q.question, hits)), add_special_tokens=False)["input_ids"]
             logits = model(torch.tensor([prompt + declined])).logits[0].float().log_softmax(-1)
             scores[q.in_base].append(sum(logits[len(prompt) - 1 + i, token].item() for i, token in enumerate(declined)))
         result[split] = {"auc_unanswerable_above_answerable": auc(scores[False], scores[True]),

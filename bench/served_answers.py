@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import torch
+from transformers import GenerationConfig
 
 from medassist.config import GenerationSettings, GroundingConfig
 from medassist.generation import generate_answers, greedy_config
@@ -58,7 +59,7 @@ def main() -> None:
     shown = {q.id: hits for q in questions if (hits := retrieve(kb, q.question, grounding))}
     prompts = [(q, grounded_question(q.question, shown[q.id])) for q in questions if q.id in shown]
 
-    def sampled(penalty_in_config: float) -> object:
+    def sampled(penalty_in_config: float) -> GenerationConfig:
         config = greedy_config(tokenizer, settings.max_new_tokens)
         config.do_sample, config.temperature, config.top_p, config.top_k = True, settings.temperature, settings.top_p, 0
         config.repetition_penalty = penalty_in_config

@@ -61,13 +61,14 @@ def source_is_right(question: Question, card_question: str, card_answer: str) ->
 
 
 def calibrate_min_score(kb: KnowledgeBase, questions: list[Question], model_abstains: list[bool] | None = None,
-                        max_wrong: float = MAX_WRONG_ABSTENTION) -> float:
+                        max_wrong: float = MAX_WRONG_ABSTENTION, scores: list[float] | None = None) -> float:
     """The highest top-1 score threshold that refuses at most `max_wrong` of the answerable questions.
 
     With `model_abstains` (per question: the model, shown the sources, said they have nothing), only questions the
     model would have answered count against the threshold: it may take away at most `max_wrong` of the answers.
+    `scores`: each question's top-1 score from another retriever (default: `kb`'s).
     """
-    scores = [top_score(kb, q.question) for q in questions]
+    scores = scores if scores is not None else [top_score(kb, q.question) for q in questions]
     model_abstains = model_abstains or [False] * len(questions)
     answerable = [(score, abstains) for q, score, abstains in zip(questions, scores, model_abstains) if q.in_base]
     if not answerable:
